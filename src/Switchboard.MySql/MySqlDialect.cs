@@ -1,0 +1,204 @@
+using System.Collections.Concurrent;
+using System.Data;
+using System.Data.Common;
+using System.Globalization;
+using Switchboard.Dialects;
+
+namespace Switchboard.MySql;
+
+/// <summary>
+/// MySQL and MariaDB through any ADO.NET driver's <see cref="DbProviderFactory"/> (MySqlConnector or MySql.Data).
+/// The parameterless constructor finds whichever of the two the application references.
+/// </summary>
+public sealed class MySqlDialect : Dialect
+{
+    private static readonly Dictionary<string, string> UrlKeywords = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["sslmode"] = "SslMode",
+        ["ssl_mode"] = "SslMode",
+        ["charset"] = "CharacterSet",
+        ["application_name"] = "Application Name",
+        ["connect_timeout"] = "Connection Timeout",
+    };
+
+    private readonly MySqlDriver _driver;
+
+    // Physical connections (by server thread id) that already had their result charset fixed.
+    private readonly ConcurrentDictionary<(string Database, int ThreadId), byte> _prepared = new();
+
+    /// <summary>Uses the MySQL driver the application references (MySqlConnector first, then MySql.Data).</summary>
+    public MySqlDialect()
+        : this(MySqlDriver.Discover() ?? throw new InvalidOperationException(
+            "no MySQL ADO.NET driver found: reference MySqlConnector or MySql.Data, or pass its DbProviderFactory to new MySqlDialect(factory)"))
+    {
+    }
+
+    /// <summary>Uses the given driver, for example <c>MySqlConnectorFactory.Instance</c> or <c>MySqlClientFactory.Instance</c>.</summary>
+    public MySqlDialect(DbProviderFactory factory)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        _driver = new MySqlDriver(factory);
+    }
+
+    public override string Name => "mysql";
+
+    public override IReadOnlyList<string> Aliases { get; } = ["mysql", "mariadb"];
+
+    public override int? DefaultPort => 3306;
+
+    public override bool SupportsTwoPhaseCommit => true;
+
+    /// <summary>The driver in use (assembly name).</summary>
+    public string DriverName => _driver.DriverName;
+
+    public override ConnectionSettings? CreateSettings(ConnectionRequest request, ICollection<string> problems)
+    {
+        var builder = _driver.Factory.CreateConnectionStringBuilder()
+            ?? throw new InvalidOperationException($"{_driver.DriverName} has no connection string builder");
+        if (request.Url is { } url)
+        {
+            var ports = url.Hosts.Select(h => h.Port).Where(p => p is not null).Distinct().ToList();
+            if (ports.Count > 1)
+            {
+                problems.Add("MySQL drivers take one port for all hosts; give every host the same port");
+                return null;
+            }
+
+            builder["Server"] = string.Join(',', url.Hosts.Select(h => h.Host));
+            builder["Port"] = (ports.FirstOrDefault() ?? DefaultPort!.Value).ToString(CultureInfo.InvariantCulture);
+            if (url.UserName is not null)
+            {
+                builder["User ID"] = url.UserName;
+            }
+
+            if (url.Password is not null)
+            {
+                builder["Password"] = url.Password;
+            }
+
+            if (url.Database is not null)
+            {
+                builder["Database"] = url.Database;
+            }
+        }
+        else
+        {
+            builder.ConnectionString = request.ConnectionString;
+        }
+
+        if (request.Password is not null)
+        {
+            builder["Password"] = request.Password;
+        }
+
+        builder["Pooling"] = true;
+        builder["Maximum Pool Size"] = request.Pool.MaxSize;
+        builder["Minimum Pool Size"] = request.Pool.MinIdle;
+        builder["Connection Lifetime"] = request.Pool.ConnectionLifetime is { } life ? Math.Max(1, (int)life.TotalSeconds) : 0;
+        builder["Connection Timeout"] = Math.Max(1, (int)request.ConnectTimeout.TotalSeconds);
+        builder["Default Command Timeout"] = Math.Max(1, (int)request.CommandTimeout.TotalSeconds);
+        if (!builder.ContainsKey("CharacterSet") || string.IsNullOrEmpty(builder["CharacterSet"]?.ToString()))
+        {
+            builder["CharacterSet"] = "utf8mb4";
+        }
+
+        foreach (var (key, value) in request.ProviderOptions)
+        {
+            var keyword = UrlKeywords.GetValueOrDefault(key, key);
+            builder[keyword] = keyword == "SslMode" ? SslMode(value) : value;
+        }
+
+        var server = builder.TryGetValue("Server", out var s) ? s?.ToString() : null;
+        if (string.IsNullOrWhiteSpace(server))
+        {
+            problems.Add("no host (Server)");
+            return null;
+        }
+
+        var port = builder.TryGetValue("Port", out var p) ? Convert.ToInt32(p, CultureInfo.InvariantCulture) : DefaultPort!.Value;
+        var hosts = server.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            .Select(h => new DatabaseHost(h, port)).ToList();
+        var database = builder.TryGetValue("Database", out var d) ? d?.ToString() : null;
+        var user = builder.TryGetValue("User ID", out var u) ? u?.ToString() : null;
+        var password = builder.TryGetValue("Password", out var pw) ? pw?.ToString() : null;
+        IReadOnlyList<string> secrets = password is { Length: > 0 } ? [password] : [];
+        return new ConnectionSettings(builder.ConnectionString, string.Join(',', hosts) + "/" + database, hosts, database, user, secrets);
+    }
+
+    public override DbDataSource CreateDataSource(DatabaseDefinition definition) =>
+        new MySqlDataSource(_driver, definition.Connection.ConnectionString);
+
+    public override async ValueTask OnConnectionOpenedAsync(DbConnection connection, DatabaseDefinition definition, bool async,
+        CancellationToken cancellationToken)
+    {
+        if (!_driver.NeedsResultCharsetFix)
+        {
+            return;
+        }
+
+        // Once per physical connection (pooled connections keep session variables), not once per checkout.
+        var threadId = _driver.ServerThreadId(connection);
+        if (threadId is { } id && _prepared.ContainsKey((definition.Name, id)))
+        {
+            return;
+        }
+
+        await ExecuteAsync(connection, null, "SET character_set_results = utf8mb4", async, cancellationToken).ConfigureAwait(false);
+        if (threadId is { } newId)
+        {
+            if (_prepared.Count > 10_000)
+            {
+                _prepared.Clear(); // ids of closed connections accumulate; forgetting only costs one SET each
+            }
+
+            _prepared.TryAdd((definition.Name, newId), 0);
+        }
+    }
+
+    public override async ValueTask<DbTransaction> BeginTransactionAsync(DbConnection connection, DatabaseDefinition definition, IsolationLevel isolationLevel, bool isReadOnly,
+        bool async, CancellationToken cancellationToken)
+    {
+        // The access mode must be set before the transaction starts; SESSION scope because MySql.Data's BeginTransaction
+        // issues its own SET SESSION TRANSACTION first. ResetSessionStateAsync puts it back before the connection is pooled.
+        if (isReadOnly)
+        {
+            await ExecuteAsync(connection, null, "SET SESSION TRANSACTION READ ONLY", async, cancellationToken).ConfigureAwait(false);
+        }
+
+        var level = isolationLevel == IsolationLevel.Unspecified ? IsolationLevel.RepeatableRead : isolationLevel;
+        return async
+            ? await connection.BeginTransactionAsync(level, cancellationToken).ConfigureAwait(false)
+            : connection.BeginTransaction(level);
+    }
+
+    public override ValueTask ResetSessionStateAsync(DbConnection connection, bool isReadOnly, bool async, CancellationToken cancellationToken) =>
+        isReadOnly ? ExecuteAsync(connection, null, "SET SESSION TRANSACTION READ WRITE", async, cancellationToken) : default;
+
+    public override void ClearPool(DbConnection connection) => _driver.ClearPool(connection);
+
+    public override DatabaseErrorKind Classify(Exception exception) => _driver.ErrorNumber(exception) switch
+    {
+        1062 or 1586 => DatabaseErrorKind.UniqueViolation,
+        1451 or 1452 or 1216 or 1217 => DatabaseErrorKind.ForeignKeyViolation,
+        1048 or 1364 => DatabaseErrorKind.NotNullViolation,
+        3819 or 4025 => DatabaseErrorKind.CheckViolation,
+        1213 => DatabaseErrorKind.Deadlock,
+        1205 or 3024 => DatabaseErrorKind.Timeout,
+        1792 or 1290 or 1836 => DatabaseErrorKind.ReadOnlyTransaction,
+        1064 => DatabaseErrorKind.SyntaxError,
+        1146 or 1054 or 1049 or 1305 => DatabaseErrorKind.UndefinedObject,
+        1044 or 1045 or 1142 or 1143 or 1227 => DatabaseErrorKind.PermissionDenied,
+        2006 or 2013 or 1053 or 1927 => DatabaseErrorKind.ConnectionLost,
+        _ => base.Classify(exception),
+    };
+
+    private static string SslMode(string value) => value.ToLowerInvariant() switch
+    {
+        "disable" or "disabled" or "none" => "None",
+        "prefer" or "preferred" => "Preferred",
+        "require" or "required" => "Required",
+        "verify-ca" or "verify_ca" or "verifyca" => "VerifyCA",
+        "verify-full" or "verify_identity" or "verifyfull" => "VerifyFull",
+        _ => value,
+    };
+}

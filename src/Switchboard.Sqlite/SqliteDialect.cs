@@ -1,0 +1,181 @@
+using System.Data;
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+using Switchboard.Dialects;
+
+namespace Switchboard.Sqlite;
+
+/// <summary>
+/// SQLite through Microsoft.Data.Sqlite. File databases are opened in WAL mode with foreign keys enforced (both can be
+/// turned off with the <c>journal_mode</c> and <c>foreign_keys</c> options); the folder of a new file is created.
+/// <c>:memory:</c> is one shared in-memory database per engine, kept alive while the engine lives.
+/// Read-write transactions begin IMMEDIATE (as Rails does) so two writers queue on the busy timeout instead of failing
+/// on a lock upgrade; <c>transaction_mode=deferred</c> restores SQLite's default. Read-only sessions always begin DEFERRED.
+/// </summary>
+public sealed class SqliteDialect : Dialect
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _journalModeSet = new();
+
+    public override string Name => "sqlite";
+
+    public override IReadOnlyList<string> Aliases { get; } = ["sqlite", "sqlite3"];
+
+    public override bool HasServer => false;
+
+    public override ConnectionSettings? CreateSettings(ConnectionRequest request, ICollection<string> problems)
+    {
+        var builder = request.Url is { } url
+            ? new SqliteConnectionStringBuilder { DataSource = url.Database }
+            : new SqliteConnectionStringBuilder(request.ConnectionString);
+        var memory = builder.DataSource is ":memory:" || builder.Mode == SqliteOpenMode.Memory;
+        builder.Pooling = true;
+        builder.DefaultTimeout = Math.Max(1, (int)request.CommandTimeout.TotalSeconds);
+        builder.ForeignKeys ??= true;
+        if (request.Password is not null)
+        {
+            builder.Password = request.Password;
+        }
+
+        foreach (var (key, value) in request.ProviderOptions)
+        {
+            switch (key.ToLowerInvariant())
+            {
+                case "journal_mode" or "journalmode":
+                    if (value.ToLowerInvariant() is not ("wal" or "delete" or "truncate" or "persist" or "memory" or "off"))
+                    {
+                        problems.Add($"journal_mode '{value}' is not one of wal, delete, truncate, persist, memory, off");
+                    }
+
+                    break;
+                case "transaction_mode":
+                    if (value.ToLowerInvariant() is not ("immediate" or "deferred"))
+                    {
+                        problems.Add($"transaction_mode '{value}' is not immediate or deferred");
+                    }
+
+                    break;
+                case "foreign_keys":
+                    builder.ForeignKeys = ParseBool(value, key, problems);
+                    break;
+                case "mode":
+                    builder.Mode = value.ToLowerInvariant() switch
+                    {
+                        "ro" or "readonly" => SqliteOpenMode.ReadOnly,
+                        "rw" or "readwrite" => SqliteOpenMode.ReadWrite,
+                        "rwc" or "readwritecreate" => SqliteOpenMode.ReadWriteCreate,
+                        "memory" => SqliteOpenMode.Memory,
+                        _ => Invalid(SqliteOpenMode.ReadWriteCreate, $"mode '{value}' is not one of ro, rw, rwc, memory", problems),
+                    };
+                    break;
+                case "cache":
+                    builder.Cache = value.ToLowerInvariant() switch
+                    {
+                        "shared" => SqliteCacheMode.Shared,
+                        "private" => SqliteCacheMode.Private,
+                        _ => Invalid(SqliteCacheMode.Default, $"cache '{value}' is not shared or private", problems),
+                    };
+                    break;
+                default:
+                    builder[key] = value; // Microsoft.Data.Sqlite rejects unknown keywords with a clear message.
+                    break;
+            }
+        }
+
+        string target;
+        if (memory)
+        {
+            // One private name per engine: pooled connections share it, other engines do not.
+            builder.DataSource = "switchboard-" + request.DatabaseName + "-" + Guid.NewGuid().ToString("N");
+            builder.Mode = SqliteOpenMode.Memory;
+            builder.Cache = SqliteCacheMode.Shared;
+            target = ":memory:";
+        }
+        else if (string.IsNullOrWhiteSpace(builder.DataSource))
+        {
+            problems.Add("the SQLite file path is empty");
+            return null;
+        }
+        else
+        {
+            target = Path.GetFullPath(builder.DataSource);
+            builder.DataSource = target;
+        }
+
+        var secrets = request.Password is null ? Array.Empty<string>() : [request.Password];
+        return new ConnectionSettings(builder.ConnectionString, target, [], target, null, secrets);
+    }
+
+    public override DbDataSource CreateDataSource(DatabaseDefinition definition) => new SqliteDataSource(definition);
+
+    public override ValueTask OnConnectionOpenedAsync(DbConnection connection, DatabaseDefinition definition, bool async,
+        CancellationToken cancellationToken)
+    {
+        // The journal mode belongs to the file: set it once per engine, on the first connection.
+        if (_journalModeSet.ContainsKey(definition.Connection.ConnectionString) || connection.ConnectionString.Contains("Mode=Memory", StringComparison.OrdinalIgnoreCase))
+        {
+            return default;
+        }
+
+        var mode = Option(definition, "journal_mode") ?? Option(definition, "journalmode") ?? "wal";
+        var readOnly = Option(definition, "mode")?.ToLowerInvariant() is "ro" or "readonly";
+        _journalModeSet.TryAdd(definition.Connection.ConnectionString, 0);
+        return readOnly ? default : ExecuteAsync(connection, null, "PRAGMA journal_mode = " + mode.ToLowerInvariant(), async, cancellationToken);
+    }
+
+    public override async ValueTask<DbTransaction> BeginTransactionAsync(DbConnection connection, DatabaseDefinition definition, IsolationLevel isolationLevel, bool isReadOnly,
+        bool async, CancellationToken cancellationToken)
+    {
+        var sqlite = (SqliteConnection)connection;
+        if (isReadOnly)
+        {
+            await ExecuteAsync(connection, null, "PRAGMA query_only = ON", async, cancellationToken).ConfigureAwait(false);
+        }
+
+        // SQLite has one isolation level (serializable); ReadUncommitted only matters with a shared cache.
+        var level = isolationLevel == IsolationLevel.ReadUncommitted ? IsolationLevel.ReadUncommitted : IsolationLevel.Serializable;
+        var deferred = isReadOnly || Option(definition, "transaction_mode") is { } mode && mode.Equals("deferred", StringComparison.OrdinalIgnoreCase);
+        return sqlite.BeginTransaction(level, deferred);
+    }
+
+    public override ValueTask ResetSessionStateAsync(DbConnection connection, bool isReadOnly, bool async, CancellationToken cancellationToken) =>
+        isReadOnly ? ExecuteAsync(connection, null, "PRAGMA query_only = OFF", async, cancellationToken) : default;
+
+    public override void ClearPool(DbConnection connection) => SqliteConnection.ClearPool((SqliteConnection)connection);
+
+    public override DatabaseErrorKind Classify(Exception exception) => exception switch
+    {
+        SqliteException e => e.SqliteExtendedErrorCode switch
+        {
+            2067 or 1555 => DatabaseErrorKind.UniqueViolation, // SQLITE_CONSTRAINT_UNIQUE, _PRIMARYKEY
+            787 => DatabaseErrorKind.ForeignKeyViolation,
+            1299 => DatabaseErrorKind.NotNullViolation,
+            275 => DatabaseErrorKind.CheckViolation,
+            _ => e.SqliteErrorCode switch
+            {
+                5 or 6 => DatabaseErrorKind.Timeout, // SQLITE_BUSY, SQLITE_LOCKED after the busy timeout
+                8 => DatabaseErrorKind.ReadOnlyTransaction,
+                23 => DatabaseErrorKind.PermissionDenied,
+                1 when e.Message.Contains("syntax error", StringComparison.Ordinal) => DatabaseErrorKind.SyntaxError,
+                1 when e.Message.Contains("no such", StringComparison.Ordinal) => DatabaseErrorKind.UndefinedObject,
+                _ => DatabaseErrorKind.Other,
+            },
+        },
+        _ => base.Classify(exception),
+    };
+
+    private static string? Option(DatabaseDefinition definition, string key) =>
+        definition.ProviderOptions.LastOrDefault(o => o.Key.Equals(key, StringComparison.OrdinalIgnoreCase)).Value;
+
+    private static bool? ParseBool(string value, string key, ICollection<string> problems) => value.ToLowerInvariant() switch
+    {
+        "true" or "1" or "on" or "yes" => true,
+        "false" or "0" or "off" or "no" => false,
+        _ => Invalid<bool?>(null, $"{key} '{value}' is not true or false", problems),
+    };
+
+    private static T Invalid<T>(T fallback, string problem, ICollection<string> problems)
+    {
+        problems.Add(problem);
+        return fallback;
+    }
+}

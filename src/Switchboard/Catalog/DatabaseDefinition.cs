@@ -1,0 +1,46 @@
+using Switchboard.Dialects;
+
+namespace Switchboard;
+
+/// <summary>
+/// The validated, immutable configuration of one named database. Built by <see cref="SwitchboardCatalogBuilder"/>;
+/// later changes to the options it came from do not reach it. <see cref="ToString"/> never shows a secret.
+/// </summary>
+public sealed class DatabaseDefinition
+{
+    internal DatabaseDefinition(string name, Dialect dialect, ConnectionSettings connection, PoolSettings pool,
+        TimeSpan commandTimeout, TimeSpan connectTimeout, IReadOnlyList<KeyValuePair<string, string>> providerOptions)
+    {
+        Name = name;
+        Dialect = dialect;
+        Connection = connection;
+        Pool = pool;
+        CommandTimeout = commandTimeout;
+        ConnectTimeout = connectTimeout;
+        ProviderOptions = providerOptions;
+    }
+
+    /// <summary>The name the application uses for this database.</summary>
+    public string Name { get; }
+
+    public Dialect Dialect { get; }
+
+    /// <summary>Driver settings. <see cref="ConnectionSettings.ConnectionString"/> holds the password.</summary>
+    public ConnectionSettings Connection { get; }
+
+    /// <summary>Where the database is, without credentials.</summary>
+    public string Target => Connection.Target;
+
+    public PoolSettings Pool { get; }
+
+    public TimeSpan CommandTimeout { get; }
+
+    public TimeSpan ConnectTimeout { get; }
+
+    /// <summary>Free-form provider options, in the order given (URL query first).</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> ProviderOptions { get; }
+
+    internal IReadOnlyList<string> Secrets => Connection.Secrets;
+
+    public override string ToString() => $"{Name} ({Dialect.Name} at {Target})";
+}

@@ -1,0 +1,312 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Switchboard.Dialects;
+
+namespace Switchboard;
+
+/// <summary>
+/// Collects named databases from code and configuration, then <see cref="Build"/> validates all of them at once and
+/// freezes them into a <see cref="SwitchboardCatalog"/>. A builder that has built refuses further changes.
+/// </summary>
+public sealed class SwitchboardCatalogBuilder
+{
+    private static readonly TimeSpan DefaultCommandTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(15);
+
+    private readonly List<(string Name, DatabaseOptions Options)> _databases = [];
+    private readonly List<ConfigurationProblem> _readProblems = [];
+    private readonly HashSet<string> _extensionKeys = new(StringComparer.OrdinalIgnoreCase);
+    private ILoggerFactory _loggerFactory = NullLoggerFactory.Instance;
+    private Func<string, string?> _environment = Environment.GetEnvironmentVariable;
+    private bool _built;
+
+    /// <summary>The dialects this builder resolves URL schemes and provider names with.</summary>
+    public DialectRegistry Dialects { get; } = new();
+
+    /// <summary>Adds a database configured by URL, optionally adjusting its options.</summary>
+    public SwitchboardCatalogBuilder AddDatabase(string name, string url, Action<DatabaseOptions>? configure = null)
+    {
+        var options = new DatabaseOptions { Url = url };
+        configure?.Invoke(options);
+        return AddDatabase(name, options);
+    }
+
+    /// <summary>Adds a database configured by a provider name and an ADO.NET connection string.</summary>
+    public SwitchboardCatalogBuilder AddDatabase(string name, string provider, string connectionString, Action<DatabaseOptions>? configure = null)
+    {
+        var options = new DatabaseOptions { Provider = provider, ConnectionString = connectionString };
+        configure?.Invoke(options);
+        return AddDatabase(name, options);
+    }
+
+    /// <summary>Adds a database from options. The options are copied when <see cref="Build"/> runs.</summary>
+    public SwitchboardCatalogBuilder AddDatabase(string name, DatabaseOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(options);
+        ThrowIfBuilt();
+        _databases.Add((name, options));
+        return this;
+    }
+
+    /// <summary>
+    /// Adds every database of a configuration section shaped like <c>{ "orders": { "Url": "…" }, … }</c>
+    /// (the <c>Databases</c> section of appsettings.json or switchboard.json).
+    /// </summary>
+    public SwitchboardCatalogBuilder AddConfiguration(IConfiguration section)
+    {
+        ArgumentNullException.ThrowIfNull(section);
+        ThrowIfBuilt();
+        DatabaseOptionsReader.Read(section, _extensionKeys, _databases, _readProblems);
+        return this;
+    }
+
+    /// <summary>Declares a per-database configuration key owned by a feature package, so it is not reported as unknown.</summary>
+    public SwitchboardCatalogBuilder AllowConfigurationKey(string key)
+    {
+        ThrowIfBuilt();
+        _extensionKeys.Add(key);
+        return this;
+    }
+
+    /// <summary>Adds (or replaces, for its aliases) a dialect.</summary>
+    public SwitchboardCatalogBuilder AddDialect(Dialect dialect)
+    {
+        ThrowIfBuilt();
+        Dialects.Add(dialect);
+        return this;
+    }
+
+    public SwitchboardCatalogBuilder UseLoggerFactory(ILoggerFactory loggerFactory)
+    {
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        ThrowIfBuilt();
+        _loggerFactory = loggerFactory;
+        return this;
+    }
+
+    /// <summary>Where <c>${NAME}</c> references and <see cref="DatabaseOptions.PasswordEnvironmentVariable"/> are looked up (tests).</summary>
+    public SwitchboardCatalogBuilder UseEnvironment(Func<string, string?> lookup)
+    {
+        ArgumentNullException.ThrowIfNull(lookup);
+        ThrowIfBuilt();
+        _environment = lookup;
+        return this;
+    }
+
+    /// <summary>Validates every database and builds the catalog, or throws <see cref="CatalogConfigurationException"/> listing every problem.</summary>
+    public SwitchboardCatalog Build()
+    {
+        ThrowIfBuilt();
+        var problems = new List<ConfigurationProblem>(_readProblems);
+        var definitions = new List<DatabaseDefinition>();
+        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, options) in _databases)
+        {
+            if (!IsValidName(name))
+            {
+                problems.Add(new(name, "(name)", "a database name must be 1-64 letters, digits, '_', '-' or '.'"));
+                continue;
+            }
+
+            if (!seen.Add(name))
+            {
+                problems.Add(new(name, "(name)", "configured twice (names are case-insensitive)"));
+                continue;
+            }
+
+            var definition = Validate(name, options, problems);
+            if (definition is not null)
+            {
+                definitions.Add(definition);
+            }
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new CatalogConfigurationException(problems);
+        }
+
+        _built = true;
+        return new SwitchboardCatalog(definitions, _loggerFactory);
+    }
+
+    private DatabaseDefinition? Validate(string name, DatabaseOptions options, List<ConfigurationProblem> problems)
+    {
+        var before = problems.Count;
+        void Problem(string key, string message) => problems.Add(new(name, key, message));
+
+        var hasUrl = !string.IsNullOrWhiteSpace(options.Url);
+        var hasConnectionString = !string.IsNullOrWhiteSpace(options.ConnectionString);
+        if (hasUrl == hasConnectionString)
+        {
+            Problem(hasUrl ? "ConnectionString" : "Url", hasUrl
+                ? "give either Url or ConnectionString, not both"
+                : "no Url or ConnectionString (for example \"Url\": \"postgresql://user@host/db\" or \"sqlite:///app.db\")");
+            return null;
+        }
+
+        var missing = new List<string>();
+        DatabaseUrl? url = null;
+        string? alias = options.Provider?.Trim();
+        string? connectionString = null;
+        if (hasUrl)
+        {
+            var expanded = EnvironmentReferences.Expand(options.Url!, _environment, missing, percentEncode: true)!;
+            ReportMissing("Url", missing, problems, name);
+            if (!DatabaseUrl.TryParse(expanded, out url, out var error))
+            {
+                Problem("Url", error!.Message);
+            }
+            else if (alias is { Length: > 0 } && !string.Equals(alias, url!.Backend, StringComparison.OrdinalIgnoreCase))
+            {
+                // Both name a dialect: they must agree (checked once the dialects are resolved below).
+                if (Dialects.TryResolve(alias, out var byProvider, out _) && Dialects.TryResolve(url.Backend, out var byUrl, out _)
+                    && byProvider != byUrl)
+                {
+                    Problem("Provider", $"'{alias}' disagrees with the URL's scheme '{url.Backend}'");
+                }
+            }
+
+            alias = url?.Backend;
+        }
+        else
+        {
+            connectionString = EnvironmentReferences.Expand(options.ConnectionString, _environment, missing, percentEncode: false);
+            ReportMissing("ConnectionString", missing, problems, name);
+            if (string.IsNullOrWhiteSpace(alias))
+            {
+                Problem("Provider", "a ConnectionString needs a Provider (postgresql, mysql or sqlite)");
+            }
+        }
+
+        Dialect? dialect = null;
+        if (alias is { Length: > 0 } && !Dialects.TryResolve(alias, out dialect, out var dialectProblem))
+        {
+            Problem(hasUrl ? "Url" : "Provider", dialectProblem);
+        }
+
+        var password = options.Password;
+        if (!string.IsNullOrEmpty(options.PasswordEnvironmentVariable))
+        {
+            password = _environment(options.PasswordEnvironmentVariable);
+            if (password is null)
+            {
+                Problem("PasswordEnvironmentVariable", $"environment variable '{options.PasswordEnvironmentVariable}' is not set");
+            }
+        }
+
+        var pool = ValidatePool(options.Pool, Problem);
+        var commandTimeout = options.CommandTimeout ?? DefaultCommandTimeout;
+        var connectTimeout = options.ConnectTimeout ?? DefaultConnectTimeout;
+        if (commandTimeout <= TimeSpan.Zero)
+        {
+            Problem("CommandTimeout", "must be positive");
+        }
+
+        if (connectTimeout <= TimeSpan.Zero)
+        {
+            Problem("ConnectTimeout", "must be positive");
+        }
+
+        var providerOptions = new List<KeyValuePair<string, string>>();
+        if (url is not null)
+        {
+            providerOptions.AddRange(url.Query);
+        }
+
+        foreach (var kv in options.Options)
+        {
+            providerOptions.RemoveAll(p => string.Equals(p.Key, kv.Key, StringComparison.OrdinalIgnoreCase));
+            providerOptions.Add(kv);
+        }
+
+        if (dialect is null || problems.Count > before)
+        {
+            return null;
+        }
+
+        var request = new ConnectionRequest(name, url, connectionString, password, pool, commandTimeout, connectTimeout, providerOptions);
+        var dialectProblems = new List<string>();
+        ConnectionSettings? settings;
+        try
+        {
+            settings = dialect.CreateSettings(request, dialectProblems);
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or InvalidOperationException or KeyNotFoundException)
+        {
+            // Driver builders reject bad keys with exceptions whose text may echo a value: keep only secret-free text.
+            var secrets = password is null ? [] : new List<string> { password };
+            if (url?.Password is { } p)
+            {
+                secrets.Add(p);
+            }
+
+            dialectProblems.Add(SecretMasker.Scrub(e.Message, secrets));
+            settings = null;
+        }
+
+        foreach (var message in dialectProblems)
+        {
+            Problem(hasUrl ? "Url" : "ConnectionString", message);
+        }
+
+        return settings is null || dialectProblems.Count > 0
+            ? null
+            : new DatabaseDefinition(name, dialect, settings, pool, commandTimeout, connectTimeout, providerOptions);
+    }
+
+    private static PoolSettings ValidatePool(PoolOptions options, Action<string, string> problem)
+    {
+        var d = PoolSettings.Default;
+        var pool = new PoolSettings(
+            options.MaxSize ?? d.MaxSize,
+            options.MinIdle ?? d.MinIdle,
+            options.ConnectionLifetime ?? d.ConnectionLifetime,
+            options.CheckoutTimeout ?? d.CheckoutTimeout,
+            options.PrePing ?? d.PrePing);
+        if (pool.MaxSize < 1)
+        {
+            problem("Pool:MaxSize", $"must be at least 1 (is {pool.MaxSize})");
+        }
+
+        if (pool.MinIdle < 0 || pool.MinIdle > pool.MaxSize)
+        {
+            problem("Pool:MinIdle", $"must be between 0 and Pool:MaxSize ({pool.MaxSize}), is {pool.MinIdle}");
+        }
+
+        if (pool.CheckoutTimeout <= TimeSpan.Zero)
+        {
+            problem("Pool:CheckoutTimeout", "must be positive");
+        }
+
+        if (pool.ConnectionLifetime is { } life && life <= TimeSpan.Zero)
+        {
+            problem("Pool:ConnectionLifetime", "must be positive");
+        }
+
+        return pool;
+    }
+
+    private static void ReportMissing(string key, List<string> missing, List<ConfigurationProblem> problems, string name)
+    {
+        foreach (var variable in missing.Distinct())
+        {
+            problems.Add(new(name, key, $"environment variable '{variable}' referenced as ${{{variable}}} is not set"));
+        }
+
+        missing.Clear();
+    }
+
+    private static bool IsValidName(string name) =>
+        name.Length is > 0 and <= 64 && name.All(c => char.IsLetterOrDigit(c) || c is '_' or '-' or '.');
+
+    private void ThrowIfBuilt()
+    {
+        if (_built)
+        {
+            throw new InvalidOperationException("This builder has already built a catalog; create a new builder to change the configuration.");
+        }
+    }
+}

@@ -1,0 +1,140 @@
+using System.Data;
+using System.Data.Common;
+
+namespace Switchboard.Dialects;
+
+/// <summary>
+/// Everything Switchboard needs to know about one kind of database: how to turn configuration into a driver data source,
+/// what to do when a connection opens, how transactions begin, and what an error means. Core code asks a dialect's
+/// capability flags and hooks; it never checks a backend's name or references a driver.
+/// </summary>
+public abstract class Dialect
+{
+    /// <summary>The dialect's canonical name: <c>postgresql</c>, <c>mysql</c>, <c>sqlite</c>.</summary>
+    public abstract string Name { get; }
+
+    /// <summary>URL schemes and <c>Provider</c> names that select this dialect (lower case).</summary>
+    public abstract IReadOnlyList<string> Aliases { get; }
+
+    /// <summary>The port used when a URL gives none, or null for a dialect without a server.</summary>
+    public virtual int? DefaultPort => null;
+
+    /// <summary>Whether the database lives in a server reached over the network (false for an embedded file database).</summary>
+    public virtual bool HasServer => true;
+
+    /// <summary>Whether the database can prepare a transaction for two-phase commit.</summary>
+    public virtual bool SupportsTwoPhaseCommit => false;
+
+    /// <summary>Whether a transaction can be declared read-only so the server rejects writes.</summary>
+    public virtual bool SupportsReadOnlyTransactions => true;
+
+    /// <summary>Whether a failed statement aborts the whole transaction (PostgreSQL), so it can no longer commit.</summary>
+    public virtual bool TransactionAbortsOnError => false;
+
+    /// <summary>The cheapest round trip, used by ping and pre-ping.</summary>
+    public virtual string PingSql => "SELECT 1";
+
+    /// <summary>
+    /// Turns validated configuration into connection settings. Problems are added to <paramref name="problems"/>
+    /// (without secrets); the return value is ignored when any were added.
+    /// </summary>
+    public abstract ConnectionSettings? CreateSettings(ConnectionRequest request, ICollection<string> problems);
+
+    /// <summary>Creates the driver's pooled data source for a database. Called once per engine.</summary>
+    public abstract DbDataSource CreateDataSource(DatabaseDefinition definition);
+
+    /// <summary>Runs after a connection opens (from the pool or new). Default: nothing.</summary>
+    public virtual ValueTask OnConnectionOpenedAsync(DbConnection connection, DatabaseDefinition definition, bool async, CancellationToken cancellationToken)
+        => default;
+
+    /// <summary>Begins a transaction with the requested isolation and access mode.</summary>
+    public virtual async ValueTask<DbTransaction> BeginTransactionAsync(DbConnection connection, DatabaseDefinition definition, IsolationLevel isolationLevel, bool isReadOnly,
+        bool async, CancellationToken cancellationToken)
+    {
+        var transaction = async
+            ? await connection.BeginTransactionAsync(isolationLevel, cancellationToken).ConfigureAwait(false)
+            : connection.BeginTransaction(isolationLevel);
+        if (isReadOnly)
+        {
+            await ExecuteAsync(connection, transaction, "SET TRANSACTION READ ONLY", async, cancellationToken).ConfigureAwait(false);
+        }
+
+        return transaction;
+    }
+
+    /// <summary>Undoes per-session connection state before the connection goes back to the pool. Default: nothing.</summary>
+    public virtual ValueTask ResetSessionStateAsync(DbConnection connection, bool isReadOnly, bool async, CancellationToken cancellationToken)
+        => default;
+
+    /// <summary>Drops the pool a broken connection came from, so stale connections are not handed out again.</summary>
+    public virtual void ClearPool(DbConnection connection)
+    {
+    }
+
+    /// <summary>Says what a driver error means.</summary>
+    public virtual DatabaseErrorKind Classify(Exception exception) => exception switch
+    {
+        TimeoutException => DatabaseErrorKind.Timeout,
+        _ => DatabaseErrorKind.Other,
+    };
+
+    /// <summary>Whether an error opening a connection means the server could not be reached or refused us.</summary>
+    public virtual bool IsConnectionFailure(Exception exception) =>
+        exception is DbException or TimeoutException or System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException;
+
+    /// <summary>Runs one statement with no result (a helper for dialect hooks).</summary>
+    protected static async ValueTask ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql, bool async,
+        CancellationToken cancellationToken)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.Transaction = transaction;
+        if (async)
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            command.ExecuteNonQuery();
+        }
+    }
+
+    public override string ToString() => Name;
+}
+
+/// <summary>What the catalog asks a dialect to turn into connection settings.</summary>
+/// <param name="DatabaseName">The configured name (for messages).</param>
+/// <param name="Url">The parsed URL, when the database is configured by URL.</param>
+/// <param name="ConnectionString">The ADO.NET connection string, when configured by one (with environment references expanded).</param>
+/// <param name="Password">A password given apart from the URL or connection string; it wins over theirs.</param>
+/// <param name="Pool">Validated pool settings.</param>
+/// <param name="CommandTimeout">Default command timeout.</param>
+/// <param name="ConnectTimeout">Timeout for opening a physical connection.</param>
+/// <param name="ProviderOptions">Free-form options: URL query parameters, then the <c>Options</c> section.</param>
+public sealed record ConnectionRequest(
+    string DatabaseName,
+    DatabaseUrl? Url,
+    string? ConnectionString,
+    string? Password,
+    PoolSettings Pool,
+    TimeSpan CommandTimeout,
+    TimeSpan ConnectTimeout,
+    IReadOnlyList<KeyValuePair<string, string>> ProviderOptions);
+
+/// <summary>A dialect's answer to a <see cref="ConnectionRequest"/>.</summary>
+/// <param name="ConnectionString">The driver connection string. Holds the password: never shown.</param>
+/// <param name="Target">Where the database is, without credentials: <c>db1:5432/orders</c>, <c>data/app.db</c>.</param>
+/// <param name="Hosts">The hosts, in order; empty for an embedded database.</param>
+/// <param name="Database">The database (or file) on the server.</param>
+/// <param name="UserName">The user name, if any.</param>
+/// <param name="Secrets">Every secret value in the settings, scrubbed from any text Switchboard shows.</param>
+public sealed record ConnectionSettings(
+    string ConnectionString,
+    string Target,
+    IReadOnlyList<DatabaseHost> Hosts,
+    string? Database,
+    string? UserName,
+    IReadOnlyList<string> Secrets)
+{
+    public override string ToString() => Target;
+}

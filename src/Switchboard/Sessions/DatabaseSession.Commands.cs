@@ -1,0 +1,86 @@
+using System.Data.Common;
+using Dapper;
+
+namespace Switchboard;
+
+/// <summary>
+/// Parameterised helpers over Dapper. Each runs inside the session's transaction with the session's command timeout,
+/// and turns a driver error into <see cref="DatabaseCommandException"/> naming the database. Rows are mapped by Dapper.
+/// </summary>
+public sealed partial class DatabaseSession
+{
+    /// <summary>Runs a statement and returns the number of rows affected.</summary>
+    public int Execute(string sql, object? parameters = null) =>
+        Run(static (c, d) => c.Execute(d), sql, parameters);
+
+    /// <inheritdoc cref="Execute"/>
+    public Task<int> ExecuteAsync(string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
+        RunAsync(static (c, d) => c.ExecuteAsync(d), sql, parameters, cancellationToken);
+
+    /// <summary>Runs a query and returns every row, mapped to <typeparamref name="T"/>.</summary>
+    public IReadOnlyList<T> Query<T>(string sql, object? parameters = null) =>
+        Run(static (c, d) => (IReadOnlyList<T>)c.Query<T>(d).AsList(), sql, parameters);
+
+    /// <inheritdoc cref="Query{T}"/>
+    public Task<IReadOnlyList<T>> QueryAsync<T>(string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
+        RunAsync(static async (c, d) => (IReadOnlyList<T>)(await c.QueryAsync<T>(d).ConfigureAwait(false)).AsList(), sql, parameters, cancellationToken);
+
+    /// <summary>Runs a query that must return exactly one row.</summary>
+    public T QuerySingle<T>(string sql, object? parameters = null) =>
+        Run(static (c, d) => c.QuerySingle<T>(d), sql, parameters);
+
+    /// <inheritdoc cref="QuerySingle{T}"/>
+    public Task<T> QuerySingleAsync<T>(string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
+        RunAsync(static (c, d) => c.QuerySingleAsync<T>(d), sql, parameters, cancellationToken);
+
+    /// <summary>Runs a query and returns its first row, or the default value when there is none.</summary>
+    public T? QueryFirstOrDefault<T>(string sql, object? parameters = null) =>
+        Run(static (c, d) => c.QueryFirstOrDefault<T>(d), sql, parameters);
+
+    /// <inheritdoc cref="QueryFirstOrDefault{T}"/>
+    public Task<T?> QueryFirstOrDefaultAsync<T>(string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
+        RunAsync(static (c, d) => c.QueryFirstOrDefaultAsync<T?>(d), sql, parameters, cancellationToken);
+
+    /// <summary>Runs a query and returns the first column of the first row.</summary>
+    public T? ExecuteScalar<T>(string sql, object? parameters = null) =>
+        Run(static (c, d) => c.ExecuteScalar<T>(d), sql, parameters);
+
+    /// <inheritdoc cref="ExecuteScalar{T}"/>
+    public Task<T?> ExecuteScalarAsync<T>(string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
+        RunAsync(static (c, d) => c.ExecuteScalarAsync<T?>(d), sql, parameters, cancellationToken);
+
+    private CommandDefinition Command(string sql, object? parameters, CancellationToken cancellationToken) =>
+        new(sql, parameters, _transaction, Math.Max(1, (int)(Options.CommandTimeout ?? _engine.Definition.CommandTimeout).TotalSeconds),
+            cancellationToken: cancellationToken);
+
+    private TResult Run<TResult>(Func<DbConnection, CommandDefinition, TResult> body, string sql, object? parameters)
+    {
+        ArgumentNullException.ThrowIfNull(sql);
+        var connection = Connection;
+        try
+        {
+            return body(connection, Command(sql, parameters, CancellationToken.None));
+        }
+        catch (Exception e) when (e is DbException or TimeoutException)
+        {
+            _statementFailed = true;
+            throw Wrap("Statement", e);
+        }
+    }
+
+    private async Task<TResult> RunAsync<TResult>(Func<DbConnection, CommandDefinition, Task<TResult>> body, string sql, object? parameters,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(sql);
+        var connection = await GetConnectionAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await body(connection, Command(sql, parameters, cancellationToken)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is DbException or TimeoutException)
+        {
+            _statementFailed = true;
+            throw Wrap("Statement", e);
+        }
+    }
+}

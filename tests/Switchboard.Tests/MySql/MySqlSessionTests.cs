@@ -1,0 +1,48 @@
+using Switchboard.MySql;
+using Switchboard.Tests.Rig;
+using Switchboard.Tests.Sessions;
+
+namespace Switchboard.Tests.MySql;
+
+[Collection(ServersCollection.Name)]
+public sealed class MySqlSessionTests(DatabaseServers servers) : SessionContractTests
+{
+    protected override async Task<string> NewDatabaseUrlAsync() => servers.MyUrl(await servers.CreateMyDatabaseAsync("sessions"));
+
+    protected override string UnreachableUrl => $"mariadb://app:{Uri.EscapeDataString(servers.MyPassword)}@127.0.0.1:{DatabaseServers.FreePort()}/nothing";
+
+    protected override string? WrongPasswordUrl => $"mysql://app:wrong-Pa55@127.0.0.1:{servers.MyPort}/mysql";
+
+    protected override IReadOnlyList<string> Secrets => [servers.MyPassword, "wrong-Pa55"];
+
+    protected override string IsolationQuery => "SELECT @@tx_isolation";
+
+    [Fact]
+    public async Task The_dialect_found_MySql_Data_and_reads_information_schema_on_MariaDB()
+    {
+        await using var catalog = await CatalogAsync();
+        Assert.Equal("MySql.Data", Assert.IsType<MySqlDialect>(catalog.GetDefinition("main").Dialect).DriverName);
+        await using var session = catalog.OpenSession("main");
+
+        // MariaDB sends these in utf8mb3, which MySql.Data cannot decode without the dialect's charset fix.
+        var tables = await session.QueryAsync<string>(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()");
+        Assert.Contains("accounts", tables);
+        Assert.Contains("MariaDB", await session.ExecuteScalarAsync<string>("SELECT @@version"));
+    }
+
+    [Fact]
+    public async Task A_provider_and_connection_string_with_an_environment_password_work()
+    {
+        var database = await servers.CreateMyDatabaseAsync("explicit");
+        var connectionString = $"Server=127.0.0.1;Port={servers.MyPort};User ID=app;Password=${{LEGACY_PASSWORD}};Database={database}";
+        await using var catalog = SwitchboardCatalog.CreateBuilder()
+            .AddDialect(new MySqlDialect(global::MySql.Data.MySqlClient.MySqlClientFactory.Instance))
+            .UseEnvironment(name => name == "LEGACY_PASSWORD" ? servers.MyPassword : null)
+            .AddDatabase("legacy", "mariadb", connectionString)
+            .Build();
+        Assert.DoesNotContain(servers.MyPassword, catalog.GetDefinition("legacy").ToString());
+        await using var session = catalog.OpenSession("legacy");
+        Assert.Equal(database, await session.ExecuteScalarAsync<string>("SELECT DATABASE()"));
+    }
+}

@@ -1,0 +1,67 @@
+using Npgsql;
+using Switchboard.Tests.Rig;
+using Switchboard.Tests.Sessions;
+
+namespace Switchboard.Tests.PostgreSql;
+
+[Collection(ServersCollection.Name)]
+public sealed class PostgreSqlSessionTests(DatabaseServers servers) : SessionContractTests
+{
+    protected override async Task<string> NewDatabaseUrlAsync() => servers.PgUrl(await servers.CreatePgDatabaseAsync("sessions"));
+
+    protected override string UnreachableUrl => $"postgresql://app:{Uri.EscapeDataString(servers.PgPassword)}@127.0.0.1:{DatabaseServers.FreePort()}/nothing";
+
+    protected override string? WrongPasswordUrl => $"postgresql://app:wrong-Pa55@127.0.0.1:{servers.PgPort}/postgres";
+
+    protected override IReadOnlyList<string> Secrets => [servers.PgPassword, "wrong-Pa55"];
+
+    protected override string IsolationQuery => "SHOW transaction_isolation";
+
+    [Fact]
+    public async Task Commit_after_a_failed_statement_is_refused_not_silently_rolled_back()
+    {
+        await using var catalog = await CatalogAsync();
+        await using var session = catalog.OpenSession("main");
+        await session.ExecuteAsync("UPDATE accounts SET balance = 7 WHERE id = 1");
+        await Assert.ThrowsAsync<DatabaseCommandException>(() => session.ExecuteAsync("SELECT * FROM nope"));
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => session.CommitAsync());
+        Assert.Contains("'main'", error.Message);
+        Assert.Equal(0, await CountFromOutsideAsync(catalog, "balance = 7"));
+        Assert.False(session.IsActive);
+    }
+
+    [Fact]
+    public async Task Pre_ping_replaces_connections_the_server_has_closed()
+    {
+        await using var catalog = await CatalogAsync(o => o.Pool.PrePing = true);
+        await using (var warm = catalog.OpenSession("main"))
+        {
+            await warm.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM accounts");
+        }
+
+        // Kill every pooled backend of that database from the outside, as a server restart or failover would.
+        var database = catalog.GetDefinition("main").Connection.Database;
+        await using (var admin = new NpgsqlConnection(servers.PgAdminConnectionString()))
+        {
+            await admin.OpenAsync();
+            await using var kill = new NpgsqlCommand(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = @d AND pid <> pg_backend_pid()", admin);
+            kill.Parameters.AddWithValue("d", database!);
+            Assert.True((long)(await kill.ExecuteScalarAsync())! >= 1);
+        }
+
+        await using var session = catalog.OpenSession("main");
+        Assert.Equal(1L, await session.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM accounts"));
+    }
+
+    [Fact]
+    public async Task Multi_host_urls_reach_the_first_live_host()
+    {
+        var dead = DatabaseServers.FreePort();
+        var url = $"postgresql://app:{Uri.EscapeDataString(servers.PgPassword)}@127.0.0.1:{dead},127.0.0.1:{servers.PgPort}/postgres";
+        await using var catalog = SwitchboardCatalog.CreateBuilder().AddDatabase("multi", url).Build();
+        Assert.Equal(2, catalog.GetDefinition("multi").Connection.Hosts.Count);
+        await using var session = catalog.OpenSession("multi");
+        Assert.Equal(servers.PgPort, await session.ExecuteScalarAsync<int>("SELECT inet_server_port()"));
+    }
+}

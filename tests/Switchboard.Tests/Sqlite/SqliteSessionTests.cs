@@ -1,0 +1,89 @@
+using Switchboard.Tests.Sessions;
+
+namespace Switchboard.Tests.Sqlite;
+
+public sealed class SqliteSessionTests : SessionContractTests, IDisposable
+{
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), "switchboard-sqlite-" + Guid.NewGuid().ToString("N")[..8]);
+
+    protected override Task<string> NewDatabaseUrlAsync() =>
+        Task.FromResult($"sqlite:///{_folder}/{Guid.NewGuid():N}.db");
+
+    // mode=rw does not create the file, and the folder does not exist.
+    protected override string UnreachableUrl => "sqlite:////nonexistent-folder/missing.db?mode=rw";
+
+    protected override string? WrongPasswordUrl => null;
+
+    protected override IReadOnlyList<string> Secrets => [];
+
+    protected override string IsolationQuery =>
+        "SELECT CASE WHEN (SELECT read_uncommitted FROM pragma_read_uncommitted) = 1 THEN 'read uncommitted' ELSE 'serializable' END";
+
+    protected override string ExpectedReadCommitted => "serializable";
+
+    [Fact]
+    public async Task A_new_file_database_is_created_in_WAL_mode_with_its_folder()
+    {
+        var url = $"sqlite:///{_folder}/nested/deeper/app.db";
+        await using var catalog = SwitchboardCatalog.CreateBuilder().AddDatabase("app", url).Build();
+        await using var session = catalog.OpenSession("app");
+        Assert.Equal("wal", await session.ExecuteScalarAsync<string>("PRAGMA journal_mode"));
+        Assert.Equal(1L, await session.ExecuteScalarAsync<long>("PRAGMA foreign_keys"));
+        Assert.True(File.Exists(Path.Combine(_folder, "nested", "deeper", "app.db")));
+    }
+
+    [Fact]
+    public async Task An_in_memory_database_is_shared_by_the_engine_and_private_to_it()
+    {
+        await using var catalog = SwitchboardCatalog.CreateBuilder()
+            .AddDatabase("a", "sqlite://:memory:").AddDatabase("b", "sqlite://:memory:").Build();
+        await using (var s = catalog.OpenSession("a"))
+        {
+            await s.ExecuteAsync("CREATE TABLE t (x INTEGER)");
+            await s.ExecuteAsync("INSERT INTO t VALUES (42)");
+            await s.CommitAsync();
+        }
+
+        await using (var s = catalog.OpenSession("a"))
+        {
+            Assert.Equal(42L, await s.ExecuteScalarAsync<long>("SELECT x FROM t"));
+        }
+
+        await using var other = catalog.OpenSession("b");
+        var error = await Assert.ThrowsAsync<DatabaseCommandException>(() => other.ExecuteScalarAsync<long>("SELECT x FROM t"));
+        Assert.Equal(DatabaseErrorKind.UndefinedObject, error.Kind);
+    }
+
+    [Fact]
+    public async Task Two_writers_queue_instead_of_failing()
+    {
+        await using var catalog = SwitchboardCatalog.CreateBuilder()
+            .AddDatabase("app", $"sqlite:///{_folder}/writers.db", o => o.CommandTimeout = TimeSpan.FromSeconds(10)).Build();
+        await using (var s = catalog.OpenSession("app"))
+        {
+            await s.ExecuteAsync("CREATE TABLE counter (n INTEGER NOT NULL)");
+            await s.ExecuteAsync("INSERT INTO counter VALUES (0)");
+            await s.CommitAsync();
+        }
+
+        await Parallel.ForEachAsync(Enumerable.Range(0, 50), new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (_, ct) =>
+        {
+            await using var s = catalog.OpenSession("app");
+            var n = await s.ExecuteScalarAsync<long>("SELECT n FROM counter", cancellationToken: ct);
+            await s.ExecuteAsync("UPDATE counter SET n = @n", new { n = n + 1 }, ct);
+            await s.CommitAsync(ct);
+        });
+
+        await using var check = catalog.OpenSession("app");
+        Assert.Equal(50L, await check.ExecuteScalarAsync<long>("SELECT n FROM counter"));
+    }
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        if (Directory.Exists(_folder))
+        {
+            Directory.Delete(_folder, recursive: true);
+        }
+    }
+}
