@@ -8,7 +8,7 @@ namespace Switchboard.Dialects;
 /// what to do when a connection opens, how transactions begin, and what an error means. Core code asks a dialect's
 /// capability flags and hooks; it never checks a backend's name or references a driver.
 /// </summary>
-public abstract class Dialect
+public abstract partial class Dialect
 {
     /// <summary>The dialect's canonical name: <c>postgresql</c>, <c>mysql</c>, <c>sqlite</c>.</summary>
     public abstract string Name { get; }

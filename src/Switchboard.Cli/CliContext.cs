@@ -1,0 +1,102 @@
+using System.CommandLine;
+using Microsoft.Extensions.Configuration;
+using Spectre.Console;
+
+namespace Switchboard.Cli;
+
+/// <summary>What every command shares: output, the --config option, and how the catalog is loaded.</summary>
+public sealed class CliContext(IAnsiConsole console, TextWriter stdout, TextWriter stderr, string workingDirectory)
+{
+    /// <summary>The folder of the embedded default's SQLite files, relative to the working directory.</summary>
+    public const string DefaultFolder = ".switchboard";
+
+    public IAnsiConsole Console { get; } = console;
+
+    /// <summary>Raw standard output, for --json and --csv (no markup).</summary>
+    public TextWriter Out { get; } = stdout;
+
+    public TextWriter Error { get; } = stderr;
+
+    public string WorkingDirectory { get; } = workingDirectory;
+
+    public Option<FileInfo?> ConfigOption { get; } = new("--config", "-c")
+    {
+        Description = "A switchboard.json file (default: ./switchboard.json, else the embedded SQLite default).",
+        Recursive = true,
+    };
+
+    /// <summary>Where the configuration came from, for messages.</summary>
+    public string ConfigurationSource { get; private set; } = "";
+
+    /// <summary>
+    /// Loads the catalog: --config FILE, else ./switchboard.json, else the embedded default (SQLite files in ./.switchboard,
+    /// created on first run). Environment variables prefixed SWITCHBOARD_ override the file
+    /// (SWITCHBOARD_Databases__orders__Url). Returns null after printing every problem when the configuration is invalid.
+    /// </summary>
+    public SwitchboardCatalog? LoadCatalog(ParseResult parse, Action<SwitchboardCatalogBuilder>? configure = null)
+    {
+        var file = parse.GetValue(ConfigOption);
+        var path = file?.FullName;
+        if (file is not null && !Path.IsPathRooted(file.ToString()))
+        {
+            path = Path.Combine(WorkingDirectory, file.ToString());
+        }
+
+        path ??= Path.Combine(WorkingDirectory, "switchboard.json");
+        var builder = new ConfigurationBuilder();
+        if (File.Exists(path))
+        {
+            builder.AddJsonFile(path, optional: false);
+            ConfigurationSource = path;
+        }
+        else if (file is not null)
+        {
+            Error.WriteLine($"error: configuration file '{path}' not found");
+            return null;
+        }
+        else
+        {
+            builder.AddInMemoryCollection(EmbeddedDefault());
+            ConfigurationSource = "embedded default (SQLite in ./" + DefaultFolder + ")";
+        }
+
+        builder.AddEnvironmentVariables("SWITCHBOARD_");
+        IConfiguration configuration;
+        try
+        {
+            configuration = builder.Build();
+        }
+        catch (InvalidDataException e)
+        {
+            Error.WriteLine($"error: cannot read '{path}': {e.Message}");
+            return null;
+        }
+
+        var section = configuration.GetSection("Databases");
+        if (!section.GetChildren().Any())
+        {
+            Error.WriteLine($"error: {ConfigurationSource} has no \"Databases\" section (shape: {{ \"Databases\": {{ \"orders\": {{ \"Url\": \"postgresql://…\" }} }} }})");
+            return null;
+        }
+
+        try
+        {
+            return SwitchboardCatalog.FromConfiguration(section, configure);
+        }
+        catch (CatalogConfigurationException e)
+        {
+            Error.WriteLine($"error: {e.Message}");
+            return null;
+        }
+    }
+
+    private Dictionary<string, string?> EmbeddedDefault()
+    {
+        var folder = Path.Combine(WorkingDirectory, DefaultFolder);
+        return new()
+        {
+            ["Databases:app:Url"] = "sqlite:///" + Path.Combine(folder, "app.db"),
+            ["Databases:audit:Url"] = "sqlite:///" + Path.Combine(folder, "audit.db"),
+        };
+    }
+}

@@ -1,0 +1,1 @@
+return await Switchboard.Cli.SwitchboardCli.InvokeAsync(args, Console.Out, Console.Error);
