@@ -271,7 +271,7 @@ public sealed class SwitchboardCatalogBuilder
             problem("Pool:MaxSize", $"must be at least 1 (is {pool.MaxSize})");
         }
 
-        if (pool.MinIdle < 0 || pool.MinIdle > pool.MaxSize)
+        if (pool.MinIdle < 0 || (pool.MaxSize >= 1 && pool.MinIdle > pool.MaxSize))
         {
             problem("Pool:MinIdle", $"must be between 0 and Pool:MaxSize ({pool.MaxSize}), is {pool.MinIdle}");
         }

@@ -94,10 +94,9 @@ public static class SecretMasker
                 }
 
                 var h = hosts[i];
-                var colon = h.LastIndexOf(':');
                 var bracket = h.LastIndexOf(']');
-                sb.Append(colon > bracket && !h.AsSpan(colon + 1).ContainsAnyExceptInRange('0', '9') ? h
-                    : colon > bracket ? h[..(colon + 1)] + Mask : h);
+                var colon = h.IndexOf(':', bracket + 1);
+                sb.Append(colon < 0 || !h.AsSpan(colon + 1).ContainsAnyExceptInRange('0', '9') ? h : h[..(colon + 1)] + Mask);
             }
 
             rest = authorityEnd;

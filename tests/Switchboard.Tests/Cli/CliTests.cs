@@ -1,0 +1,119 @@
+using System.Text.Json;
+
+namespace Switchboard.Tests.Cli;
+
+public sealed class CliTests : IDisposable
+{
+    private readonly CliRunner _cli = new();
+
+    [Fact]
+    public async Task Check_on_the_embedded_default_creates_sqlite_files_and_reports_healthy()
+    {
+        var (exit, output, error) = await _cli.RunAsync("check");
+        Assert.Equal(0, exit);
+        Assert.Equal("", error);
+        Assert.Contains("app", output);
+        Assert.Contains("audit", output);
+        Assert.Contains("sqlite", output);
+        Assert.Contains("OK", output);
+        Assert.Contains("embedded default", output);
+        Assert.True(File.Exists(Path.Combine(_cli.Folder, ".switchboard", "app.db")));
+    }
+
+    [Fact]
+    public async Task Check_exits_1_when_a_database_fails_and_never_prints_its_password()
+    {
+        _cli.WriteConfig($$"""
+        { "Databases": {
+            "local": { "Url": "sqlite:///local.db" },
+            "down":  { "Url": "postgresql://app:Do-Not-Print-Me@127.0.0.1:{{Rig.DatabaseServers.FreePort()}}/x", "ConnectTimeout": 2 } } }
+        """);
+        var (exit, output, _) = await _cli.RunAsync("check");
+        Assert.Equal(1, exit);
+        Assert.Contains("local", output);
+        Assert.Contains("ERROR", output);
+        Assert.Contains("'down'", output);
+        Assert.DoesNotContain("Do-Not-Print-Me", output);
+
+        var (jsonExit, json, _) = await _cli.RunAsync("check", "--json");
+        Assert.Equal(1, jsonExit);
+        Assert.DoesNotContain("Do-Not-Print-Me", json);
+        var rows = JsonDocument.Parse(json).RootElement.EnumerateArray().ToDictionary(r => r.GetProperty("name").GetString()!);
+        Assert.True(rows["local"].GetProperty("ok").GetBoolean());
+        Assert.False(rows["down"].GetProperty("ok").GetBoolean());
+        Assert.Equal("sqlite", rows["local"].GetProperty("dialect").GetString());
+        Assert.True(rows["local"].GetProperty("latencyMs").GetDouble() > 0);
+    }
+
+    [Fact]
+    public async Task An_invalid_configuration_lists_every_problem_and_exits_2()
+    {
+        _cli.WriteConfig("""
+        { "Databases": {
+            "orders": { "Url": "postgresql://app:Do-Not-Print-Me@db:70000/orders" },
+            "audit":  { "Url": "sqlite:///a.db", "Pool": { "MaxSize": -1 } } } }
+        """);
+        var (exit, output, error) = await _cli.RunAsync("check");
+        Assert.Equal(2, exit);
+        Assert.Equal("", output);
+        Assert.Contains("2 problems", error);
+        Assert.Contains("orders: Url:", error);
+        Assert.Contains("audit: Pool:MaxSize:", error);
+        Assert.DoesNotContain("Do-Not-Print-Me", error);
+    }
+
+    [Fact]
+    public async Task Config_file_option_and_missing_file()
+    {
+        _cli.WriteConfig("""{ "Databases": { "mine": { "Url": "sqlite:///mine.db" } } }""", "other.json");
+        var (exit, output, _) = await _cli.RunAsync("check", "--config", "other.json");
+        Assert.Equal(0, exit);
+        Assert.Contains("mine", output);
+
+        var (missingExit, _, error) = await _cli.RunAsync("check", "--config", "nope.json");
+        Assert.Equal(2, missingExit);
+        Assert.Contains("not found", error);
+    }
+
+    [Fact]
+    public async Task Sql_prints_a_table_json_and_csv()
+    {
+        await _cli.RunAsync("sql", "app", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT, score REAL)");
+        var (insertExit, inserted, _) = await _cli.RunAsync("sql", "app", "INSERT INTO notes (body, score) VALUES ('hello, \"world\"', 1.5), (NULL, 2)");
+        Assert.Equal(0, insertExit);
+        Assert.Contains("2 rows affected", inserted);
+
+        var (exit, table, _) = await _cli.RunAsync("sql", "app", "SELECT id, body, score FROM notes ORDER BY id");
+        Assert.Equal(0, exit);
+        Assert.Contains("body", table);
+        Assert.Contains("NULL", table);
+        Assert.Contains("2 rows", table);
+
+        var (_, json, _) = await _cli.RunAsync("sql", "app", "SELECT id, body, score FROM notes ORDER BY id", "--json");
+        var rows = JsonDocument.Parse(json).RootElement;
+        Assert.Equal("hello, \"world\"", rows[0].GetProperty("body").GetString());
+        Assert.Equal(JsonValueKind.Null, rows[1].GetProperty("body").ValueKind);
+        Assert.Equal(1.5, rows[0].GetProperty("score").GetDouble());
+
+        var (_, csv, _) = await _cli.RunAsync("sql", "app", "SELECT id, body FROM notes ORDER BY id", "--csv");
+        Assert.Equal(["id,body", "1,\"hello, \"\"world\"\"\"", "2,"], csv.TrimEnd().Split(Environment.NewLine));
+    }
+
+    [Fact]
+    public async Task Sql_errors_are_clear()
+    {
+        var (unknown, _, error) = await _cli.RunAsync("sql", "ap", "SELECT 1");
+        Assert.Equal(2, unknown);
+        Assert.Contains("did you mean 'app'", error);
+
+        var (failed, _, sqlError) = await _cli.RunAsync("sql", "app", "SELEKT 1");
+        Assert.Equal(1, failed);
+        Assert.Contains("syntax error", sqlError);
+
+        var (readOnly, _, roError) = await _cli.RunAsync("sql", "app", "CREATE TABLE t (x INTEGER)", "--read-only");
+        Assert.Equal(1, readOnly);
+        Assert.Contains("readonly", roError.Replace("-", "").Replace(" ", "").ToLowerInvariant());
+    }
+
+    public void Dispose() => _cli.Dispose();
+}
