@@ -17,7 +17,7 @@ public sealed class CatalogConfigurationTests
           "Databases": {
             "orders":  { "Url": "postgresql://app:Secr3tPass@db1:99999/orders" },
             "legacy":  { "Provider": "mysql" },
-            "audit":   { "Url": "sqlite:///audit.db", "Pool": { "MaxSize": 0, "MinIdle": 5 } },
+            "audit":   { "Url": "sqlite:///audit.db", "Pool": { "MaxSize": 0, "MinIdle": -1 } },
             "typo":    { "Urll": "sqlite:///x.db" },
             "unknown": { "Url": "postgress://u@h/db" },
             "timeout": { "Url": "sqlite:///t.db", "CommandTimeout": "soon" },
