@@ -125,7 +125,8 @@ public sealed class SwitchboardCatalogBuilder
 
         if (problems.Count > 0)
         {
-            throw new CatalogConfigurationException(problems);
+            // Grouped by database, in a stable order, so a long list reads like the configuration file.
+            throw new CatalogConfigurationException([.. problems.OrderBy(p => p.Database, StringComparer.OrdinalIgnoreCase)]);
         }
 
         _built = true;

@@ -332,7 +332,8 @@ public abstract class SessionContractTests
             return; // SQLite has no password: nothing to leak. (The test still runs for the two server dialects.)
         }
 
-        await using var catalog = SwitchboardCatalog.CreateBuilder().AddDatabase("locked", WrongPasswordUrl).Build();
+        var logs = new Rig.CapturingLoggerFactory();
+        await using var catalog = SwitchboardCatalog.CreateBuilder().UseLoggerFactory(logs).AddDatabase("locked", WrongPasswordUrl).Build();
         Assert.DoesNotContain("wrong-Pa55", catalog.GetDefinition("locked").ToString());
         var error = await Assert.ThrowsAsync<DatabaseConnectionException>(async () => await catalog.GetEngine("locked").PingAsync());
         Assert.Contains("'locked'", error.Message);
@@ -341,6 +342,10 @@ public abstract class SessionContractTests
         var check = Assert.Single(await catalog.CheckAsync());
         Assert.False(check.Ok);
         Assert.DoesNotContain("wrong-Pa55", check.Error);
+
+        // The failure was logged, naming the database, and no log line carries the password.
+        Assert.Contains(logs.Lines, l => l.Contains("locked", StringComparison.Ordinal) && l.Contains("Warning", StringComparison.Ordinal));
+        Assert.All(logs.Lines, l => Assert.DoesNotContain("wrong-Pa55", l));
     }
 
     [Theory]
