@@ -45,4 +45,29 @@ public sealed class MySqlSessionTests(DatabaseServers servers) : SessionContract
         await using var session = catalog.OpenSession("legacy");
         Assert.Equal(database, await session.ExecuteScalarAsync<string>("SELECT DATABASE()"));
     }
+
+    [Fact]
+    public async Task Disposing_the_catalog_closes_the_pool_on_the_server()
+    {
+        var catalog = await CatalogAsync();
+        var database = catalog.GetDefinition("main").Connection.Database!;
+        await Task.WhenAll(Enumerable.Range(0, 3).Select(async _ =>
+        {
+            await using var s = catalog.OpenSession("main");
+            await s.ExecuteScalarAsync<long>("SELECT SLEEP(0.05)");
+        }));
+        Assert.True(await ConnectionsAsync(database) >= 1);
+        await catalog.DisposeAsync();
+        await WaitUntil(() => ConnectionsAsync(database).GetAwaiter().GetResult() == 0);
+    }
+
+    private async Task<long> ConnectionsAsync(string database)
+    {
+        await using var admin = new global::MySql.Data.MySqlClient.MySqlConnection(servers.MyAdminConnectionString());
+        await admin.OpenAsync();
+        await using var count = new global::MySql.Data.MySqlClient.MySqlCommand(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = @d AND ID <> CONNECTION_ID()", admin);
+        count.Parameters.AddWithValue("@d", database);
+        return Convert.ToInt64(await count.ExecuteScalarAsync());
+    }
 }

@@ -64,4 +64,28 @@ public sealed class PostgreSqlSessionTests(DatabaseServers servers) : SessionCon
         await using var session = catalog.OpenSession("multi");
         Assert.Equal(servers.PgPort, await session.ExecuteScalarAsync<int>("SELECT inet_server_port()"));
     }
+
+    [Fact]
+    public async Task Disposing_the_catalog_closes_the_pool_on_the_server()
+    {
+        var catalog = await CatalogAsync(o => o.Pool.MinIdle = 2);
+        var database = catalog.GetDefinition("main").Connection.Database!;
+        await Task.WhenAll(Enumerable.Range(0, 3).Select(async _ =>
+        {
+            await using var s = catalog.OpenSession("main");
+            await s.ExecuteScalarAsync<long>("SELECT count(*) FROM (SELECT pg_sleep(0.05)) s");
+        }));
+        Assert.True(await BackendsAsync(database) >= 1);
+        await catalog.DisposeAsync();
+        await WaitUntil(() => BackendsAsync(database).GetAwaiter().GetResult() == 0);
+    }
+
+    private async Task<long> BackendsAsync(string database)
+    {
+        await using var admin = new NpgsqlConnection(servers.PgAdminConnectionString());
+        await admin.OpenAsync();
+        await using var count = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE datname = @d AND pid <> pg_backend_pid()", admin);
+        count.Parameters.AddWithValue("d", database);
+        return (long)(await count.ExecuteScalarAsync())!;
+    }
 }
