@@ -91,7 +91,10 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
         return Stopwatch.GetElapsedTime(started);
     }
 
-    internal async ValueTask<DbConnection> OpenConnectionAsync(IOBehavior io, CancellationToken cancellationToken)
+    internal ValueTask<DbConnection> OpenConnectionAsync(IOBehavior io, CancellationToken cancellationToken) =>
+        OpenConnectionAsync(io, prePing: Definition.Pool.PrePing, cancellationToken);
+
+    private async ValueTask<DbConnection> OpenConnectionAsync(IOBehavior io, bool prePing, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         await AcquireAsync(io, cancellationToken).ConfigureAwait(false);
@@ -112,11 +115,11 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
         try
         {
             await Dialect.OnConnectionOpenedAsync(connection, Definition, io == IOBehavior.Asynchronous, cancellationToken).ConfigureAwait(false);
-            if (Definition.Pool.PrePing && !await TryPrePingAsync(connection, io, cancellationToken).ConfigureAwait(false))
+            if (prePing && !await TryPrePingAsync(connection, io, cancellationToken).ConfigureAwait(false))
             {
-                // The pooled connection was dead: the pool has been cleared, so the next one is fresh.
+                // The pooled connection was dead: the pool has been cleared, so the next one is fresh (and not pinged again).
                 await CloseAsync(connection, io).ConfigureAwait(false);
-                return await OpenConnectionAsync(io, cancellationToken).ConfigureAwait(false);
+                return await OpenConnectionAsync(io, prePing: false, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (Exception e) when (e is DbException or TimeoutException or InvalidOperationException or NotSupportedException)
