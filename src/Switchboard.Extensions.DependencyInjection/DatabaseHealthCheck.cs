@@ -53,7 +53,8 @@ internal sealed class DatabaseHealthCheck(SwitchboardCatalog catalog, string dat
             // Switchboard's messages already have the database's secrets scrubbed; the exception itself is left out so that
             // response writers cannot print a driver's inner text.
             data["error"] = e is DatabaseCommandException command ? command.Kind.ToString() : e.GetType().Name;
-            return new HealthCheckResult(failure, e.Message, data: data);
+            var description = e is DatabaseConnectionException ? e.Message : $"{definition.Name} ({definition.Dialect.Name} at {definition.Target}): {e.Message}";
+            return new HealthCheckResult(failure, description, data: data);
         }
     }
 }

@@ -26,10 +26,12 @@ public sealed class RunningApp : IAsyncDisposable
     public IServiceProvider Services => App.Services;
 
     /// <summary>Builds a test host: <paramref name="configure"/> registers services, <paramref name="map"/> maps endpoints.</summary>
-    public static Task<RunningApp> StartAsync(Action<WebApplicationBuilder> configure, Action<WebApplication> map)
+    public static Task<RunningApp> StartAsync(Action<WebApplicationBuilder> configure, Action<WebApplication> map, int port = 0)
     {
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Testing", ContentRootPath = AppContext.BaseDirectory });
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        // A content root of its own: the test output folder holds the sample's appsettings.json, which must not leak in.
+        var contentRoot = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "switchboard-aspnet-content-root")).FullName;
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Testing", ContentRootPath = contentRoot });
+        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
         builder.Logging.ClearProviders();
         configure(builder);
         var app = builder.Build();
@@ -40,7 +42,16 @@ public sealed class RunningApp : IAsyncDisposable
     /// <summary>Starts an application that has been built (for example the sample's).</summary>
     public static async Task<RunningApp> StartAsync(WebApplication app)
     {
-        await app.StartAsync();
+        try
+        {
+            await app.StartAsync();
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            throw;
+        }
+
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new RunningApp(app, new Uri(address));
     }

@@ -59,7 +59,7 @@ public sealed class ThrowawayPostgres : IAsyncDisposable
             return;
         }
 
-        Shell($"cd /tmp && runuser -u postgres -- {PgBin}/pg_ctl -D {_root}/data -m immediate -w -t 60 stop > /dev/null 2>&1; rm -rf {_root}")
+        Shell($"cd /tmp && runuser -u postgres -- {PgBin}/pg_ctl -D {_root}/data -m immediate -w -t 60 stop > /dev/null 2>&1 || true; rm -rf {_root}")
             .GetAwaiter().GetResult();
     }
 
