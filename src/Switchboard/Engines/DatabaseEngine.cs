@@ -2,6 +2,7 @@ using System.Data;
 using System.Data.Common;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using Switchboard.Diagnostics;
 using Switchboard.Dialects;
 using Switchboard.Internal;
 
@@ -32,6 +33,8 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
         _dataSource = definition.Dialect.CreateDataSource(definition);
         _gate = new SemaphoreSlim(definition.Pool.MaxSize, definition.Pool.MaxSize);
         _onStateChange = OnConnectionStateChange;
+        Telemetry = new EngineTelemetry(definition);
+        SwitchboardTelemetry.Track(this);
     }
 
     /// <summary>The database's configured name.</summary>
@@ -40,6 +43,9 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
     public Dialect Dialect => Definition.Dialect;
 
     public DatabaseDefinition Definition { get; }
+
+    /// <summary>Precomputed metric tags and span names of this database.</summary>
+    internal EngineTelemetry Telemetry { get; }
 
     /// <summary>
     /// The driver's own data source, for libraries that want one (EF Core, Dapper on raw connections).
@@ -91,12 +97,17 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
         return Stopwatch.GetElapsedTime(started);
     }
 
-    internal ValueTask<DbConnection> OpenConnectionAsync(IOBehavior io, CancellationToken cancellationToken) =>
-        OpenConnectionAsync(io, prePing: Definition.Pool.PrePing, cancellationToken);
+    internal ValueTask<DbConnection> OpenConnectionAsync(IOBehavior io, CancellationToken cancellationToken, long startedTimestamp = 0) =>
+        OpenConnectionAsync(io, prePing: Definition.Pool.PrePing, startedTimestamp, cancellationToken);
 
-    private async ValueTask<DbConnection> OpenConnectionAsync(IOBehavior io, bool prePing, CancellationToken cancellationToken)
+    private async ValueTask<DbConnection> OpenConnectionAsync(IOBehavior io, bool prePing, long startedTimestamp, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (startedTimestamp == 0)
+        {
+            startedTimestamp = Stopwatch.GetTimestamp();
+        }
+
         await AcquireAsync(io, cancellationToken).ConfigureAwait(false);
         DbConnection connection;
         try
@@ -119,16 +130,18 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
             {
                 // The pooled connection was dead: the pool has been cleared, so the next one is fresh (and not pinged again).
                 await CloseAsync(connection, io).ConfigureAwait(false);
-                return await OpenConnectionAsync(io, prePing: false, cancellationToken).ConfigureAwait(false);
+                return await OpenConnectionAsync(io, prePing: false, startedTimestamp, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (Exception e) when (e is DbException or TimeoutException or InvalidOperationException or NotSupportedException)
         {
             await CloseAsync(connection, io).ConfigureAwait(false);
             Interlocked.Increment(ref _connectFailures);
+            Telemetry.RecordConnectFailure();
             throw new DatabaseConnectionException(Name, Dialect.Name, Definition.Target, e, Definition.Secrets);
         }
 
+        Telemetry.RecordCheckout(startedTimestamp);
         return connection;
     }
 
@@ -157,6 +170,7 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
         if (!acquired)
         {
             Interlocked.Increment(ref _timeouts);
+            Telemetry.RecordTimeout();
             LogPoolTimeout(_logger, Name, Definition.Pool.MaxSize, timeout.TotalMilliseconds);
             throw new PoolTimeoutException(Name, Definition.Target, Definition.Pool.MaxSize, Stopwatch.GetElapsedTime(started));
         }
@@ -185,6 +199,7 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
             }
 
             Interlocked.Increment(ref _connectFailures);
+            Telemetry.RecordConnectFailure();
             var errorType = e.GetType().Name;
             LogConnectFailed(_logger, Name, Definition.Target, errorType);
             throw new DatabaseConnectionException(Name, Dialect.Name, Definition.Target, e, Definition.Secrets);
@@ -272,6 +287,7 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
+            SwitchboardTelemetry.Untrack(this);
             _dataSource.Dispose();
         }
     }
@@ -280,6 +296,7 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
+            SwitchboardTelemetry.Untrack(this);
             await _dataSource.DisposeAsync().ConfigureAwait(false);
         }
     }

@@ -1,7 +1,9 @@
 using System.Data;
 using System.Data.Common;
+using System.Diagnostics;
 using Dapper;
 using Microsoft.Extensions.Logging;
+using Switchboard.Diagnostics;
 using Switchboard.Internal;
 
 namespace Switchboard;
@@ -22,11 +24,19 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
     private bool _statementFailed;
     private bool _disposed;
 
+    // Telemetry of the open transaction: its span (null unless someone listens) and whether it was counted as active.
+    private Activity? _activity;
+    private bool _countedActive;
+
     internal DatabaseSession(DatabaseEngine engine, SessionOptions options, ILogger logger)
     {
         _engine = engine;
         Options = options;
         _logger = logger;
+        if (SwitchboardTelemetry.SessionsOpened.Enabled)
+        {
+            SwitchboardTelemetry.SessionsOpened.Add(1, engine.Telemetry.SessionTags(options.Intent));
+        }
     }
 
     /// <summary>The named database this session works on.</summary>
@@ -88,7 +98,21 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
     private async ValueTask<DbConnection> BeginAsync(IOBehavior io, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var connection = await _engine.OpenConnectionAsync(io, cancellationToken).ConfigureAwait(false);
+
+        // The span starts before the checkout so that waiting for a pooled connection shows in the trace.
+        var activity = _engine.Telemetry.StartSession(Options.Intent);
+        DbConnection connection;
+        try
+        {
+            connection = await _engine.OpenConnectionAsync(io, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (activity is not null)
+        {
+            SwitchboardTelemetry.SetError(activity, e);
+            activity.Stop();
+            throw;
+        }
+
         try
         {
             _transaction = await _engine.Dialect.BeginTransactionAsync(connection, _engine.Definition, Options.IsolationLevel,
@@ -97,11 +121,21 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
         catch (Exception e) when (e is DbException or InvalidOperationException or ArgumentException)
         {
             await DatabaseEngine.CloseAsync(connection, io).ConfigureAwait(false);
-            throw Wrap("BEGIN", e);
+            var error = Wrap("BEGIN", e);
+            SwitchboardTelemetry.SetError(activity, error);
+            activity?.Stop();
+            throw error;
         }
 
         _connection = connection;
         _statementFailed = false;
+        _activity = activity;
+        if (SwitchboardTelemetry.SessionsActive.Enabled)
+        {
+            SwitchboardTelemetry.SessionsActive.Add(1, _engine.Telemetry.MetricTags);
+            _countedActive = true;
+        }
+
         return connection;
     }
 
@@ -121,6 +155,7 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
                 $"Cannot commit on database '{DatabaseName}': a statement failed in this transaction, so the server aborted it. The transaction has been rolled back.");
         }
 
+        var span = _engine.Telemetry.StartEnd(commit: true, _activity);
         try
         {
             if (io == IOBehavior.Synchronous)
@@ -134,10 +169,16 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
         }
         catch (Exception e) when (e is DbException or InvalidOperationException or IOException)
         {
+            var error = Wrap("COMMIT", e);
+            SwitchboardTelemetry.SetError(span, error);
+            SwitchboardTelemetry.SetError(_activity, error);
+            span?.Dispose();
             await ReleaseAsync(io, rollBack: false).ConfigureAwait(false);
-            throw Wrap("COMMIT", e);
+            throw error;
         }
 
+        span?.Dispose();
+        _activity?.SetTag(SwitchboardTelemetry.OutcomeTag, "committed");
         await ReleaseAsync(io, rollBack: false).ConfigureAwait(false);
     }
 
@@ -149,6 +190,8 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
             return;
         }
 
+        var span = _engine.Telemetry.StartEnd(commit: false, _activity);
+        _activity?.SetTag(SwitchboardTelemetry.OutcomeTag, "rolled_back");
         try
         {
             if (io == IOBehavior.Synchronous)
@@ -163,10 +206,14 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
         catch (Exception e) when (e is DbException or InvalidOperationException or IOException)
         {
             // The server rolls back by itself when the connection goes; the connection is discarded either way.
+            var error = Wrap("ROLLBACK", e);
+            SwitchboardTelemetry.SetError(span, error);
+            span?.Dispose();
             await ReleaseAsync(io, rollBack: false).ConfigureAwait(false);
-            throw Wrap("ROLLBACK", e);
+            throw error;
         }
 
+        span?.Dispose();
         await ReleaseAsync(io, rollBack: false).ConfigureAwait(false);
     }
 
@@ -242,7 +289,28 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
         }
         finally
         {
+            EndTelemetry(rollBack);
             await DatabaseEngine.CloseAsync(connection, io).ConfigureAwait(false);
+        }
+    }
+
+    private void EndTelemetry(bool rolledBack)
+    {
+        if (_countedActive)
+        {
+            _countedActive = false;
+            SwitchboardTelemetry.SessionsActive.Add(-1, _engine.Telemetry.MetricTags);
+        }
+
+        if (_activity is { } activity)
+        {
+            _activity = null;
+            if (rolledBack)
+            {
+                activity.SetTag(SwitchboardTelemetry.OutcomeTag, "rolled_back");
+            }
+
+            activity.Stop();
         }
     }
 
