@@ -473,7 +473,8 @@ internal sealed partial class SchemaComparer
         }
 
         var text = NormalizeExpression(value);
-        if (text is "now()" or "current_timestamp()" or "current_timestamp" or "localtimestamp" or "localtimestamp()" or "datetime('now')" or "getdate()")
+        // Parentheses are gone by now: now() is "now", datetime('now') is "datetime'now'".
+        if (text is "now" or "current_timestamp" or "localtimestamp" or "datetime'now'" or "getdate" or "transaction_timestamp" or "statement_timestamp")
         {
             return "current_timestamp";
         }
