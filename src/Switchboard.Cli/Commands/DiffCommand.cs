@@ -22,7 +22,8 @@ internal static class DiffCommand
         var names = new Option<NameMatching>("--match-names")
         {
             Description = "How table, view and column names are paired: exact (default), ignore-case, ignore-style (InvoiceLine = invoice_line).",
-            CustomParser = r => r.Tokens.Single().Value.ToLowerInvariant() switch
+            Arity = ArgumentArity.ExactlyOne,
+            CustomParser = r => r.Tokens.Count == 0 ? NameMatching.Exact : r.Tokens[0].Value.ToLowerInvariant() switch
             {
                 "exact" => NameMatching.Exact,
                 "ignore-case" or "ignorecase" => NameMatching.IgnoreCase,
@@ -31,17 +32,12 @@ internal static class DiffCommand
             },
             DefaultValueFactory = _ => NameMatching.Exact,
         };
-        var constraintNames = new Option<bool?>("--constraint-names")
+        var constraintNames = new Option<string>("--constraint-names")
         {
             Description = "Compare constraint and index names: auto (default: only within one dialect), compare, ignore.",
-            CustomParser = r => r.Tokens.Single().Value.ToLowerInvariant() switch
-            {
-                "auto" => null,
-                "compare" => true,
-                "ignore" => false,
-                var other => Fail<bool?>(r, $"--constraint-names '{other}' is not auto, compare or ignore"),
-            },
+            DefaultValueFactory = _ => "auto",
         };
+        constraintNames.AcceptOnlyFromAmong("auto", "compare", "ignore");
         var command = new Command("diff", "Compare the schemas of two databases (same or different dialects). Exit 0 when equal, 1 when different.")
         {
             left, right, json, exactTypes, typeFamilies, names, constraintNames,
@@ -85,7 +81,12 @@ internal static class DiffCommand
             {
                 Types = parse.GetValue(exactTypes) ? TypeComparison.Exact : parse.GetValue(typeFamilies) ? TypeComparison.Family : TypeComparison.Auto,
                 Names = parse.GetValue(names),
-                CompareConstraintNames = parse.GetValue(constraintNames),
+                CompareConstraintNames = parse.GetValue(constraintNames) switch
+                {
+                    "compare" => true,
+                    "ignore" => false,
+                    _ => null,
+                },
             };
             var diff = SchemaDiff.Compare(sides[0], sides[1], options);
             if (parse.GetValue(json))

@@ -82,6 +82,14 @@ public static partial class Chinook
     {
         var script = ReadScript("Chinook_Sqlite.sql");
         var path = Path.Combine(Path.GetTempPath(), "switchboard-chinook-" + Guid.NewGuid().ToString("N")[..8] + ".db");
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            SqliteConnection.ClearAllPools();
+            foreach (var file in new[] { path, path + "-wal", path + "-shm" })
+            {
+                File.Delete(file);
+            }
+        };
         await using var connection = new SqliteConnection($"Data Source={path};Pooling=false");
         await connection.OpenAsync();
         await using var transaction = connection.BeginTransaction();
@@ -122,6 +130,13 @@ public static partial class Chinook
         var name = await servers.CreateMyDatabaseAsync("chinook");
         await using var connection = new MySqlConnection(servers.MyAdminConnectionString(name));
         await connection.OpenAsync();
+
+        // MySql.Data cannot read MariaDB's utf8mb3 metadata (NVARCHAR warnings): the dialect's fix, applied by hand here.
+        await using (var charset = new MySqlCommand("SET character_set_results = utf8mb4", connection))
+        {
+            await charset.ExecuteNonQueryAsync();
+        }
+
         await using var transaction = await connection.BeginTransactionAsync();
         foreach (var statement in SqlScript.Split(script, backslashEscapes: true))
         {
