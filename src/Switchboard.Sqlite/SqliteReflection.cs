@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Microsoft.Data.Sqlite;
 using Switchboard.Reflection;
 
 namespace Switchboard.Sqlite;
@@ -56,6 +57,13 @@ internal static partial class SqliteReflection
         ORDER BY m.name, il.name, ix.seqno
         """;
 
+    private const string ViewColumnsSql = """
+        SELECT @view AS table_name, p.cid AS cid, p.name AS name, p.type AS type, p."notnull" AS not_null,
+               p.dflt_value AS default_expr, p.pk AS pk, p.hidden AS hidden
+        FROM pragma_table_xinfo(@view, @schema) p
+        ORDER BY p.cid
+        """;
+
     public static async ValueTask<DatabaseSchema> ReflectAsync(ReflectionContext context)
     {
         var options = context.Options;
@@ -98,7 +106,7 @@ internal static partial class SqliteReflection
         // The schema name is quoted as an identifier (it cannot be a parameter in FROM); everything else is a parameter.
         var from = "\"" + schema.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
         var kinds = options.IncludeViews ? "'table', 'view'" : "'table'";
-        string Sql(string template) => string.Format(CultureInfo.InvariantCulture, template, from, UserObjects, filter, kinds);
+        string Sql(string template, string? relationKinds = null) => string.Format(CultureInfo.InvariantCulture, template, from, UserObjects, filter, relationKinds ?? kinds);
 
         var tables = new Dictionary<string, TableBuilder>(StringComparer.Ordinal);
         var indexSql = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -120,7 +128,7 @@ internal static partial class SqliteReflection
             }
         }
 
-        foreach (var row in await context.QueryAsync(Sql(ColumnsSql), parameters).ConfigureAwait(false))
+        foreach (var row in await ReadColumnsAsync(context, Sql(ColumnsSql), Sql(ColumnsSql, "'table'"), parameters, tables).ConfigureAwait(false))
         {
             if (tables.TryGetValue(row.GetString("table_name"), out var table) && row.GetInt32("hidden") != 1)
             {
@@ -171,6 +179,36 @@ internal static partial class SqliteReflection
             Tables = [.. tables.Values.Where(t => !t.IsView).Select(t => t.BuildTable())],
             Views = [.. tables.Values.Where(t => t.IsView).Select(t => t.BuildView())],
         };
+    }
+
+    /// <summary>
+    /// Columns of every table and view in one query. A view that no longer compiles (its table was dropped) fails that
+    /// query; then tables are read in one query and views one by one, and a broken view is kept without columns.
+    /// </summary>
+    private static async ValueTask<IReadOnlyList<ReflectionRow>> ReadColumnsAsync(ReflectionContext context, string allSql, string tablesSql,
+        Dictionary<string, object?> parameters, Dictionary<string, TableBuilder> tables)
+    {
+        try
+        {
+            return await context.QueryAsync(allSql, parameters).ConfigureAwait(false);
+        }
+        catch (SqliteException) when (tables.Values.Any(t => t.IsView))
+        {
+            var rows = new List<ReflectionRow>(await context.QueryAsync(tablesSql, parameters).ConfigureAwait(false));
+            foreach (var view in tables.Where(t => t.Value.IsView))
+            {
+                try
+                {
+                    rows.AddRange(await context.QueryAsync(ViewColumnsSql, new Dictionary<string, object?>(parameters) { ["view"] = view.Key }).ConfigureAwait(false));
+                }
+                catch (SqliteException)
+                {
+                    // Left without columns; its definition still says what it was meant to be.
+                }
+            }
+
+            return rows;
+        }
     }
 
     /// <summary>

@@ -111,6 +111,65 @@ public sealed class SqliteReflectionTests : ReflectionContractTests, IDisposable
         Assert.Equal(("main", "main"), (schema.DefaultSchema, Assert.Single(schema.Schemas).Name));
     }
 
+    [Fact]
+    public async Task A_view_whose_table_was_dropped_does_not_stop_reflection()
+    {
+        await using var catalog = await ShopAsync();
+        await ExecuteAsync(catalog, ["CREATE TABLE doomed (id INTEGER PRIMARY KEY)", "CREATE VIEW orphan AS SELECT id FROM doomed", "DROP TABLE doomed"]);
+        var schema = Reflect(catalog, async: false);
+        var orphan = Assert.Single(Assert.Single(schema.Schemas).Views, v => v.Name == "orphan");
+        Assert.Empty(orphan.Columns);
+        Assert.Equal("SELECT id FROM doomed", orphan.Definition);
+        Assert.Equal(["id", "customer_id", "total"], Assert.Single(schema.Schemas[0].Views, v => v.Name == "big_orders").Columns.Select(c => c.Name));
+        Assert.Equal(6, Table(schema, "customers").Columns.Count);
+    }
+
+    [Fact]
+    public async Task A_failing_reflection_query_is_a_typed_error_naming_the_database_and_a_dialect_without_reflection_says_so()
+    {
+        var file = "Data Source=" + Path.Combine(_folder, "wrapped.db");
+        await using var catalog = SwitchboardCatalog.CreateBuilder()
+            .AddDialect(new WrappedSqliteDialect("sqlite-bad-query", reflects: true))
+            .AddDialect(new WrappedSqliteDialect("sqlite-no-reflection", reflects: false))
+            .AddDatabase("bad", "sqlite-bad-query", file)
+            .AddDatabase("none", "sqlite-no-reflection", file)
+            .Build();
+        var error = await Assert.ThrowsAsync<DatabaseCommandException>(() => catalog.GetEngine("bad").ReflectAsync().AsTask());
+        Assert.Equal(("bad", DatabaseErrorKind.UndefinedObject), (error.DatabaseName, error.Kind));
+        Assert.StartsWith("Schema reflection failed on database 'bad'", error.Message, StringComparison.Ordinal);
+        Assert.IsType<Microsoft.Data.Sqlite.SqliteException>(error.InnerException);
+
+        var unsupported = Assert.Throws<NotSupportedException>(() => catalog.GetEngine("none").Reflect());
+        Assert.Contains("'none'", unsupported.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>The real SQLite dialect under another name, whose reflection runs a query that fails on the real database (or is absent).</summary>
+    private sealed class WrappedSqliteDialect(string name, bool reflects) : Switchboard.Dialects.Dialect
+    {
+        private readonly Switchboard.Sqlite.SqliteDialect _inner = new();
+
+        public override string Name => name;
+
+        public override IReadOnlyList<string> Aliases => [name];
+
+        public override bool HasServer => false;
+
+        public override bool SupportsReflection => reflects;
+
+        public override Switchboard.Dialects.ConnectionSettings? CreateSettings(Switchboard.Dialects.ConnectionRequest request, ICollection<string> problems) =>
+            _inner.CreateSettings(request, problems);
+
+        public override System.Data.Common.DbDataSource CreateDataSource(DatabaseDefinition definition) => _inner.CreateDataSource(definition);
+
+        public override DatabaseErrorKind Classify(Exception exception) => _inner.Classify(exception);
+
+        public override async ValueTask<DatabaseSchema> ReflectAsync(ReflectionContext context)
+        {
+            await context.QueryAsync("SELECT * FROM no_such_catalog_table");
+            throw new InvalidOperationException("unreachable");
+        }
+    }
+
     public void Dispose()
     {
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
