@@ -45,7 +45,10 @@ public sealed class SchemaInspector
     public ValueTask<IReadOnlyList<string>> GetTableNamesAsync(string? schema = null, CancellationToken cancellationToken = default) =>
         GetTableNamesAsync(schema, IOBehavior.Asynchronous, cancellationToken);
 
-    /// <summary>One table (default schema unless given); throws <see cref="SchemaObjectNotFoundException"/> when there is none.</summary>
+    /// <summary>
+    /// One table, from <paramref name="schema"/> when given, else from the default schema, else from the first schema
+    /// (by name) that has it. Throws <see cref="SchemaObjectNotFoundException"/> when there is none.
+    /// </summary>
     public TableInfo GetTable(string table, string? schema = null) =>
         GetTableAsync(table, schema, IOBehavior.Synchronous, CancellationToken.None).GetCompletedResult();
 
@@ -99,14 +102,19 @@ public sealed class SchemaInspector
     private async ValueTask<TableInfo> GetTableAsync(string table, string? schema, IOBehavior io, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(table);
-        if (TryCachedWhole(schema) is { } whole && (schema is null ? DefaultOrOnly(whole) : whole.FindSchema(schema)) is { } cachedSchema)
+        if (TryCachedWhole(schema) is { } whole)
         {
-            return cachedSchema.FindTable(table)
-                ?? throw new SchemaObjectNotFoundException(Engine.Name, Engine.Definition.Target, "table", [table], [.. cachedSchema.Tables.Select(t => t.Name)]);
+            var cached = schema is null
+                ? DefaultOrOnly(whole)?.FindTable(table) ?? whole.AllTables.FirstOrDefault(t => t.Name == table)
+                : whole.FindTable(table, schema);
+            return cached
+                ?? throw new SchemaObjectNotFoundException(Engine.Name, Engine.Definition.Target, "table", [table], [.. whole.AllTables.Select(t => t.Name)]);
         }
 
         var reflected = await GetSchemaAsync(new ReflectionOptions { Schema = schema, Tables = [table], IncludeViews = false }, io, cancellationToken).ConfigureAwait(false);
-        var found = schema is null ? DefaultOrOnly(reflected)?.FindTable(table) ?? reflected.AllTables.FirstOrDefault() : reflected.FindTable(table, schema);
+        var found = schema is null
+            ? DefaultOrOnly(reflected)?.FindTable(table) ?? reflected.AllTables.FirstOrDefault(t => t.Name == table)
+            : reflected.FindTable(table, schema);
         return found ?? throw new SchemaObjectNotFoundException(Engine.Name, Engine.Definition.Target, "table", [table], []);
     }
 
@@ -117,7 +125,8 @@ public sealed class SchemaInspector
         {
             foreach (var key in (string?[])[schema, null])
             {
-                if (_cache.TryGetValue(new ReflectionOptions { Schema = key }.CacheKey, out var whole))
+                // An unfiltered reflection covers the schema only if it holds it (MySQL's covers just the current database).
+                if (_cache.TryGetValue(new ReflectionOptions { Schema = key }.CacheKey, out var whole) && (schema is null || whole.FindSchema(schema) is not null))
                 {
                     return whole;
                 }

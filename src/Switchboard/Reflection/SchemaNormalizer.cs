@@ -9,13 +9,18 @@ internal static class SchemaNormalizer
     public static DatabaseSchema Normalize(DatabaseSchema schema, ReflectionOptions options)
     {
         var tables = options.Tables is null ? null : new HashSet<string>(options.Tables, StringComparer.Ordinal);
-        return schema with
+        var schemas = schema.Schemas
+            .Where(s => options.Schema is null || s.Name == options.Schema)
+            .OrderBy(s => s.Name, StringComparer.Ordinal)
+            .Select(s => Normalize(s, options, tables));
+
+        // Asked for some tables in any schema: the schemas that hold none of them are noise.
+        if (tables is { Count: > 0 } && options.Schema is null)
         {
-            Schemas = [.. schema.Schemas
-                .Where(s => options.Schema is null || s.Name == options.Schema)
-                .OrderBy(s => s.Name, StringComparer.Ordinal)
-                .Select(s => Normalize(s, options, tables))],
-        };
+            schemas = schemas.Where(s => s.Tables.Count > 0 || s.Views.Count > 0);
+        }
+
+        return schema with { Schemas = [.. schemas] };
     }
 
     private static SchemaInfo Normalize(SchemaInfo schema, ReflectionOptions options, HashSet<string>? tables) => schema with

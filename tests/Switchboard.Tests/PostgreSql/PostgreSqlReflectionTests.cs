@@ -158,5 +158,14 @@ public sealed class PostgreSqlReflectionTests(DatabaseServers servers) : Reflect
         var only = Assert.Single(sales.Schemas);
         Assert.Equal(("Sales Dept", "leads", "temperature"), (only.Name, Assert.Single(only.Tables).Name, Assert.Single(only.Enums).Name));
         Assert.Equal("leads", sales.FindTable("leads", "Sales Dept")!.Name);
+
+        // The inspector answers from one cached reflection: default schema first, then any schema that has the table.
+        var inspector = catalog.GetEngine("shop").CreateInspector();
+        Assert.Equal(["Sales Dept", "public"], inspector.GetSchemaNames());
+        Assert.Equal(["leads"], inspector.GetTableNames("Sales Dept"));
+        Assert.Contains("customers", inspector.GetTableNames());
+        Assert.Equal(("leads", "customers"), (inspector.GetTable("leads").Name, Assert.Single(inspector.GetTable("leads", "Sales Dept").ForeignKeys).ReferencedTable));
+        inspector.GetSchema();
+        Assert.Equal(["id", "customer_id"], (await inspector.GetTableAsync("leads")).Columns.Select(c => c.Name));
     }
 }

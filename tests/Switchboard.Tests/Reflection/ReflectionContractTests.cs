@@ -1,4 +1,3 @@
-using System.Globalization;
 using Dapper;
 using Switchboard.Reflection;
 
@@ -310,8 +309,6 @@ public abstract class ReflectionContractTests
             [(DifferenceKind.OnlyInRight, SchemaObjectKind.Table, "audit", (string?)null), (DifferenceKind.OnlyInRight, SchemaObjectKind.Column, "coupon", null)],
             diff.Differences.Select(d => (d.Kind, d.ObjectKind, d.Name, d.Property)).OrderBy(d => d.Name, StringComparer.Ordinal));
     }
-
-    protected static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }
 
 /// <summary>The comparer's normalisations, for asserting expressions without caring how each server spells them.</summary>
