@@ -77,31 +77,47 @@ public static partial class Chinook
 
     public static string ReadScript(string name) => File.ReadAllText(Path.Combine(Folder, name));
 
-    /// <summary>A SQLite file holding Chinook (created once per run).</summary>
+    /// <summary>
+    /// A SQLite file holding Chinook, kept in the test output folder and reused while the script is unchanged (named by
+    /// its hash; built under a temporary name and moved into place, so an interrupted load is never reused).
+    /// </summary>
     public static Task<string> SqliteFileAsync() => Loaded.GetOrAdd("sqlite", _ => new Lazy<Task<string>>(async () =>
     {
         var script = ReadScript("Chinook_Sqlite.sql");
-        var path = Path.Combine(Path.GetTempPath(), "switchboard-chinook-" + Guid.NewGuid().ToString("N")[..8] + ".db");
-        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        var hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(script)))[..12];
+        var folder = Path.Combine(AppContext.BaseDirectory, "chinook");
+        var path = Path.Combine(folder, $"Chinook-{hash}.db");
+        if (File.Exists(path))
         {
-            SqliteConnection.ClearAllPools();
-            foreach (var file in new[] { path, path + "-wal", path + "-shm" })
-            {
-                File.Delete(file);
-            }
-        };
-        await using var connection = new SqliteConnection($"Data Source={path};Pooling=false");
-        await connection.OpenAsync();
-        await using var transaction = connection.BeginTransaction();
-        foreach (var statement in SqlScript.Split(script))
-        {
-            await using var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = statement;
-            await command.ExecuteNonQueryAsync();
+            return path;
         }
 
-        transaction.Commit();
+        Directory.CreateDirectory(folder);
+        var building = path + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp";
+        await using (var connection = new SqliteConnection($"Data Source={building};Pooling=false"))
+        {
+            await connection.OpenAsync();
+            await using var transaction = connection.BeginTransaction();
+            foreach (var statement in SqlScript.Split(script))
+            {
+                await using var command = connection.CreateCommand();
+                command.Transaction = transaction;
+                command.CommandText = statement;
+                await command.ExecuteNonQueryAsync();
+            }
+
+            transaction.Commit();
+        }
+
+        try
+        {
+            File.Move(building, path);
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            File.Delete(building); // another run got there first
+        }
+
         return path;
     })).Value;
 
