@@ -46,5 +46,7 @@ public static class SwitchboardCli
     [
         CheckCommand.Create(context),
         SqlCommand.Create(context),
+        SchemaCommand.Create(context),
+        DiffCommand.Create(context),
     ];
 }
