@@ -10,7 +10,7 @@ namespace Switchboard.MySql;
 /// MySQL and MariaDB through any ADO.NET driver's <see cref="DbProviderFactory"/> (MySqlConnector or MySql.Data).
 /// The parameterless constructor finds whichever of the two the application references.
 /// </summary>
-public sealed class MySqlDialect : Dialect
+public sealed partial class MySqlDialect : Dialect
 {
     private static readonly Dictionary<string, string> UrlKeywords = new(StringComparer.OrdinalIgnoreCase)
     {
