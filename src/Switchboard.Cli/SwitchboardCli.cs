@@ -46,5 +46,6 @@ public static class SwitchboardCli
     [
         CheckCommand.Create(context),
         SqlCommand.Create(context),
+        RecoverCommand.Create(context),
     ];
 }
