@@ -34,6 +34,7 @@ internal sealed class CoordinatorLog : IAsyncDisposable
     private List<PendingDecision> _queue = [];
     private List<string> _forgets = [];
     private bool _leading;
+    private Writer? _writer;
     private long _flushes;
     private long _decisions;
 
@@ -303,73 +304,26 @@ internal sealed class CoordinatorLog : IAsyncDisposable
         next?.Signal.TrySetResult(false);
     }
 
-    /// <summary>One transaction, one flush: every queued decision and forget.</summary>
+    /// <summary>One transaction, one flush: every queued decision and forget. Only the leader runs it.</summary>
     private async ValueTask WriteAsync(List<PendingDecision> batch, List<string> forgets, IOBehavior io)
     {
-        var connection = await _engine.OpenConnectionAsync(io, CancellationToken.None).ConfigureAwait(false);
+        var writer = _writer ??= await Writer.OpenAsync(_engine, _sql, io).ConfigureAwait(false);
         try
         {
-            foreach (var statement in _sql.LogConnectionSetup)
-            {
-                await ExecuteAsync(connection, null, statement, null, io, CancellationToken.None).ConfigureAwait(false);
-            }
-
-            var transaction = await _engine.Dialect.BeginTransactionAsync(connection, _engine.Definition, System.Data.IsolationLevel.Unspecified, false,
-                io == IOBehavior.Asynchronous, CancellationToken.None).ConfigureAwait(false);
-            try
-            {
-                foreach (var statement in _sql.LogTransactionSetup)
-                {
-                    await ExecuteAsync(connection, transaction, statement, null, io, CancellationToken.None).ConfigureAwait(false);
-                }
-
-                var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-                foreach (var p in batch)
-                {
-                    var inserted = await ExecuteAsync(connection, transaction, _sql.InsertDecisionIfAbsent,
-                        new { gtid = p.GlobalId, outcome = p.Outcome.ToString(), participants = p.Participants, decided = now }, io, CancellationToken.None)
-                        .ConfigureAwait(false);
-                    p.Recorded = inserted == 1
-                        ? p.Outcome
-                        : (await QueryFirstAsync<string>(connection, transaction, _sql.SelectDecision, new { gtid = p.GlobalId }, io, CancellationToken.None)
-                            .ConfigureAwait(false))?[0] ?? p.Outcome;
-                }
-
-                foreach (var gtid in forgets)
-                {
-                    await ExecuteAsync(connection, transaction, _sql.DeleteDecision, new { gtid }, io, CancellationToken.None).ConfigureAwait(false);
-                }
-
-                if (io == IOBehavior.Synchronous)
-                {
-                    transaction.Commit();
-                }
-                else
-                {
-                    await transaction.CommitAsync().ConfigureAwait(false);
-                }
-
-                if (batch.Count > 0)
-                {
-                    Interlocked.Increment(ref _flushes);
-                    Interlocked.Add(ref _decisions, batch.Count);
-                }
-            }
-            finally
-            {
-                if (io == IOBehavior.Synchronous)
-                {
-                    transaction.Dispose();
-                }
-                else
-                {
-                    await transaction.DisposeAsync().ConfigureAwait(false);
-                }
-            }
+            await writer.WriteAsync(_engine, _sql, batch, forgets, io).ConfigureAwait(false);
         }
-        finally
+        catch
         {
-            await DatabaseEngine.CloseAsync(connection, io).ConfigureAwait(false);
+            // A broken connection is not reused: the next flush opens a new one.
+            _writer = null;
+            await writer.DisposeAsync(io).ConfigureAwait(false);
+            throw;
+        }
+
+        if (batch.Count > 0)
+        {
+            Interlocked.Increment(ref _flushes);
+            Interlocked.Add(ref _decisions, batch.Count);
         }
     }
 
@@ -510,17 +464,32 @@ internal sealed class CoordinatorLog : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync() => DisposeAsync(IOBehavior.Asynchronous);
+
+    public async ValueTask DisposeAsync(IOBehavior io)
     {
         try
         {
-            await FlushForgetsAsync(IOBehavior.Asynchronous).ConfigureAwait(false);
+            await FlushForgetsAsync(io).ConfigureAwait(false);
         }
         finally
         {
+            if (_writer is { } writer)
+            {
+                _writer = null;
+                await writer.DisposeAsync(io).ConfigureAwait(false);
+            }
+
             if (_ownsEngine)
             {
-                await _engine.DisposeAsync().ConfigureAwait(false);
+                if (io == IOBehavior.Synchronous)
+                {
+                    _engine.Dispose();
+                }
+                else
+                {
+                    await _engine.DisposeAsync().ConfigureAwait(false);
+                }
             }
         }
     }
@@ -541,6 +510,125 @@ internal sealed class CoordinatorLog : IAsyncDisposable
         return io == IOBehavior.Synchronous
             ? connection.QueryFirstOrDefault<T>(command)
             : await connection.QueryFirstOrDefaultAsync<T>(command).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The leader's connection and statements, kept open from one flush to the next so that a flush costs the statements
+    /// and the commit's flush only (a log in a database holds one of that database's connections while the log is open).
+    /// </summary>
+    private sealed class Writer
+    {
+        private Writer(DbConnection connection, DbCommand insert, DbCommand delete)
+        {
+            Connection = connection;
+            Insert = insert;
+            Delete = delete;
+        }
+
+        private DbConnection Connection { get; }
+
+        private DbCommand Insert { get; }
+
+        private DbCommand Delete { get; }
+
+        public static async ValueTask<Writer> OpenAsync(DatabaseEngine engine, TransactionTableSql sql, IOBehavior io)
+        {
+            var connection = await engine.OpenConnectionAsync(io, CancellationToken.None).ConfigureAwait(false);
+            try
+            {
+                foreach (var statement in sql.LogConnectionSetup)
+                {
+                    await ExecuteAsync(connection, null, statement, null, io, CancellationToken.None).ConfigureAwait(false);
+                }
+
+                return new Writer(connection, Command(connection, sql.InsertDecisionIfAbsent, "gtid", "outcome", "participants", "decided"),
+                    Command(connection, sql.DeleteDecision, "gtid"));
+            }
+            catch
+            {
+                await DatabaseEngine.CloseAsync(connection, io).ConfigureAwait(false);
+                throw;
+            }
+        }
+
+        public async ValueTask WriteAsync(DatabaseEngine engine, TransactionTableSql sql, List<PendingDecision> batch, List<string> forgets, IOBehavior io)
+        {
+            var async = io == IOBehavior.Asynchronous;
+            var transaction = await engine.Dialect.BeginTransactionAsync(Connection, engine.Definition, System.Data.IsolationLevel.Unspecified, false, async,
+                CancellationToken.None).ConfigureAwait(false);
+            try
+            {
+                foreach (var statement in sql.LogTransactionSetup)
+                {
+                    await ExecuteAsync(Connection, transaction, statement, null, io, CancellationToken.None).ConfigureAwait(false);
+                }
+
+                var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+                foreach (var p in batch)
+                {
+                    Insert.Transaction = transaction;
+                    Insert.Parameters[0].Value = p.GlobalId;
+                    Insert.Parameters[1].Value = p.Outcome.ToString();
+                    Insert.Parameters[2].Value = p.Participants;
+                    Insert.Parameters[3].Value = now;
+                    var inserted = async ? await Insert.ExecuteNonQueryAsync().ConfigureAwait(false) : Insert.ExecuteNonQuery();
+
+                    // Not inserted: a decision was there first (recovery's abort, or a retried write); that one stands.
+                    p.Recorded = inserted == 1
+                        ? p.Outcome
+                        : (await QueryFirstAsync<string>(Connection, transaction, sql.SelectDecision, new { gtid = p.GlobalId }, io, CancellationToken.None)
+                            .ConfigureAwait(false))?[0] ?? p.Outcome;
+                }
+
+                foreach (var gtid in forgets)
+                {
+                    Delete.Transaction = transaction;
+                    Delete.Parameters[0].Value = gtid;
+                    _ = async ? await Delete.ExecuteNonQueryAsync().ConfigureAwait(false) : Delete.ExecuteNonQuery();
+                }
+
+                if (async)
+                {
+                    await transaction.CommitAsync().ConfigureAwait(false);
+                }
+                else
+                {
+                    transaction.Commit();
+                }
+            }
+            finally
+            {
+                if (async)
+                {
+                    await transaction.DisposeAsync().ConfigureAwait(false);
+                }
+                else
+                {
+                    transaction.Dispose();
+                }
+            }
+        }
+
+        public async ValueTask DisposeAsync(IOBehavior io)
+        {
+            Insert.Dispose();
+            Delete.Dispose();
+            await DatabaseEngine.CloseAsync(Connection, io).ConfigureAwait(false);
+        }
+
+        private static DbCommand Command(DbConnection connection, string sql, params string[] parameters)
+        {
+            var command = connection.CreateCommand();
+            command.CommandText = sql;
+            foreach (var name in parameters)
+            {
+                var parameter = command.CreateParameter();
+                parameter.ParameterName = "@" + name;
+                command.Parameters.Add(parameter);
+            }
+
+            return command;
+        }
     }
 
     private sealed class PendingDecision(string globalId, char outcome, string participants)

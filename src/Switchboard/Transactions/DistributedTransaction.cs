@@ -313,6 +313,34 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
         _coordinator.MarkDecided(Id);
 
         // Phase two: commit everywhere at once. Not cancellable: the outcome is decided.
+        if (Options.CompleteInBackground)
+        {
+            _state = State.Committed;
+            _results = [.. _participants.Select(p => new ParticipantResult(p.Database, ParticipantOutcome.Committed, null))];
+            _ = Task.Run(async () =>
+            {
+                var inDoubt = await CompletePhaseTwoAsync(preparers, IOBehavior.Asynchronous).ConfigureAwait(false);
+                if (inDoubt.Count > 0)
+                {
+                    LogInDoubt(_coordinator.Logger, Id, string.Join(", ", inDoubt.Select(p => p.Database)));
+                }
+            }, CancellationToken.None);
+            return;
+        }
+
+        var left = await CompletePhaseTwoAsync(preparers, io).ConfigureAwait(false);
+        _state = State.Committed;
+        if (left.Count > 0)
+        {
+            LogInDoubt(_coordinator.Logger, Id, string.Join(", ", left.Select(p => p.Database)));
+            throw Failure(DistributedOutcome.Committed, $"{Names(left)} could not be told to commit", left[0].Error);
+        }
+    }
+
+    /// <summary>Commits every prepared branch in parallel; hands those that cannot be told to the background retry and returns them.</summary>
+    private async ValueTask<List<Participant>> CompletePhaseTwoAsync(Participant[] preparers, IOBehavior io)
+    {
+        var faults = _coordinator.Faults;
         await Fanout.RunAsync(preparers.Length, async (i, branchIo) =>
         {
             var p = preparers[i];
@@ -324,17 +352,17 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
         }, io).ConfigureAwait(false);
 
         await FinishAsync(io).ConfigureAwait(false);
-        _state = State.Committed;
         var inDoubt = preparers.Where(p => p.State == BranchState.InDoubt).ToList();
         if (inDoubt.Count == 0)
         {
             _coordinator.ForgetDecision(Id, _lastResource?.Engine);
-            return;
+        }
+        else
+        {
+            _coordinator.RetryLater(Id, commit: true, inDoubt.Select(p => (p.Database, p.Branch)), _lastResource?.Engine);
         }
 
-        _coordinator.RetryLater(Id, commit: true, inDoubt.Select(p => (p.Database, p.Branch)), _lastResource?.Engine);
-        LogInDoubt(_coordinator.Logger, Id, string.Join(", ", inDoubt.Select(p => p.Database)));
-        throw Failure(DistributedOutcome.Committed, $"{Names(inDoubt)} could not be told to commit", inDoubt[0].Error);
+        return inDoubt;
     }
 
     /// <summary>

@@ -33,4 +33,13 @@ public sealed record DistributedTransactionOptions
 
     /// <summary>Overrides each database's default command timeout for the sessions' helper methods.</summary>
     public TimeSpan? CommandTimeout { get; init; }
+
+    /// <summary>
+    /// Two-phase mode: return from commit as soon as the commit decision is durable, and tell the prepared participants in
+    /// the background. The transaction is committed when commit returns — no crash can undo it — but for a moment another
+    /// connection may not see its changes yet on some databases, and writes to the same rows wait until they are told.
+    /// Saves the last round of durable writes from the caller's latency. Default false: commit returns once every
+    /// participant has committed (or throws saying which could not be told).
+    /// </summary>
+    public bool CompleteInBackground { get; init; }
 }

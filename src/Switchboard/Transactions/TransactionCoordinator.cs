@@ -545,7 +545,7 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
         {
         }
 
-        _log?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        _log?.DisposeAsync(IOBehavior.Synchronous).GetCompletedResult();
         ReleaseIncarnationLock();
     }
 

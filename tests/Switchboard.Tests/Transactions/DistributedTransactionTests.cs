@@ -558,6 +558,19 @@ public sealed class DistributedTransactionTests(DatabaseServers servers) : IAsyn
     }
 
     [Fact]
+    public async Task Completing_in_the_background_returns_once_the_decision_is_durable_and_then_applies_it_everywhere()
+    {
+        var catalog = _rig.Catalog();
+        var options = DistributedTransactionOptions.Default with { CompleteInBackground = true };
+        await using var tx = await catalog.BeginDistributedAsync(["orders", "billing"], options);
+        await TwoPhaseRig.TransferAsync(tx, "orders", "billing", 33, async: true);
+        await tx.CommitAsync();
+        Assert.All(tx.Results!, r => Assert.Equal(ParticipantOutcome.Committed, r.Outcome));
+        Assert.True(await TwoPhaseRig.EventuallyAsync(async () => await _rig.BalancesAsync(1) == (67, 133, 100)));
+        Assert.True(await TwoPhaseRig.EventuallyAsync(async () => (await _rig.PreparedAsync(TwoPhaseRig.LogIdOf(tx.Id))).Count == 0));
+    }
+
+    [Fact]
     public async Task One_database_alone_commits_in_one_phase_without_a_log()
     {
         var catalog = _rig.Catalog();
