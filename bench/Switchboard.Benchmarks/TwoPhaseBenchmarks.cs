@@ -198,13 +198,76 @@ public class CoordinatorLogBenchmarks
     }
 
     [Benchmark(OperationsPerInvoke = Operations)]
-    public Task RecordDecision() => Task.WhenAll(Enumerable.Range(0, Clients).Select(async _ =>
+    public Task RecordDecision() => Task.WhenAll(Enumerable.Range(0, Clients).Select(_ => Task.Run(async () =>
     {
+        // Task.Run: a SQLite write completes synchronously, so without it the "clients" would run one after another.
         for (var i = 0; i < Operations / Clients; i++)
         {
             var id = "bench." + Interlocked.Increment(ref _id);
             await _log.RecordAsync(id, 'C', "[]", Internal.IOBehavior.Asynchronous);
             _log.Forget(id);
         }
-    }));
+    })));
+}
+
+/// <summary>
+/// The same four (five) ways to commit, run in turn round after round rather than one after another, so that load from
+/// other processes on the machine falls on all of them alike and their ratios stay meaningful. Prints the median time per
+/// transaction of each at 1 and 16 clients. Run: <c>dotnet run -c Release --project bench/Switchboard.Benchmarks -- two-phase-interleaved [rounds]</c>.
+/// </summary>
+public static class TwoPhaseInterleaved
+{
+    public static async Task RunAsync(string[] args)
+    {
+        var rounds = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 15;
+        var bench = new TwoPhaseBenchmarks();
+        bench.Setup();
+        try
+        {
+            (string Name, Func<Task> Run)[] variants =
+            [
+                ("SingleCommit", bench.SingleCommit),
+                ("HandWrittenParallel", bench.HandWrittenParallel),
+                ("Switchboard", bench.Switchboard),
+                ("SwitchboardInBackground", bench.SwitchboardInBackground),
+                ("Sequential", bench.Sequential),
+            ];
+            foreach (var clients in new[] { 1, 16 })
+            {
+                bench.Clients = clients;
+                var samples = variants.ToDictionary(v => v.Name, _ => new List<double>());
+                for (var round = -2; round < rounds; round++)
+                {
+                    // Rounds -2 and -1 warm up; the order changes every round.
+                    foreach (var (name, run) in variants.OrderBy(_ => Random.Shared.Next()))
+                    {
+                        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                        await run();
+                        if (round >= 0)
+                        {
+                            samples[name].Add(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMicroseconds / 64);
+                        }
+                    }
+                }
+
+                var baseline = Median(samples["HandWrittenParallel"]);
+                Console.WriteLine($"clients={clients} ({rounds} rounds of 64 transactions each, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]})");
+                foreach (var (name, _) in variants)
+                {
+                    var median = Median(samples[name]);
+                    Console.WriteLine($"  {name,-24} {median,10:0} us/transaction   {median / baseline,5:0.00}x hand-written   {1_000_000 / median,8:0} tx/s");
+                }
+            }
+        }
+        finally
+        {
+            bench.Cleanup();
+        }
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+    }
 }

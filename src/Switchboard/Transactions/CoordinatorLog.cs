@@ -33,6 +33,7 @@ internal sealed class CoordinatorLog : IAsyncDisposable
     private readonly Lock _lock = new();
     private List<PendingDecision> _queue = [];
     private List<string> _forgets = [];
+    private const int ForgetBatch = 256;
     private bool _leading;
     private Writer? _writer;
     private long _flushes;
@@ -207,7 +208,7 @@ internal sealed class CoordinatorLog : IAsyncDisposable
         return me.Result();
     }
 
-    /// <summary>Queues a finished transaction's decision for deletion with the next flush.</summary>
+    /// <summary>Queues a finished transaction's decision for deletion, with a later flush or the background tick.</summary>
     public void Forget(string globalId)
     {
         lock (_lock)
@@ -252,13 +253,18 @@ internal sealed class CoordinatorLog : IAsyncDisposable
     private async ValueTask LeadAsync(PendingDecision me, IOBehavior io)
     {
         List<PendingDecision> batch;
-        List<string> forgets;
+        List<string> forgets = [];
         lock (_lock)
         {
             batch = _queue;
             _queue = [];
-            forgets = _forgets;
-            _forgets = [];
+
+            // Deletes ride along in bulk only: one at a time they would cost every flush a statement and more log pages.
+            if (_forgets.Count >= ForgetBatch)
+            {
+                forgets = _forgets;
+                _forgets = [];
+            }
         }
 
         System.Diagnostics.Debug.Assert(batch.Contains(me), "the leader's own decision is in the batch it writes");
@@ -388,8 +394,11 @@ internal sealed class CoordinatorLog : IAsyncDisposable
         }
     }
 
-    /// <summary>Registers a new run of this process; returns its id.</summary>
-    public async ValueTask<string> RegisterIncarnationAsync(IOBehavior io, CancellationToken cancellationToken)
+    /// <summary>
+    /// Registers a new run of this process; returns its id. <paramref name="claim"/> is called with each candidate id before
+    /// it is written (to take the id's lock file), and returns false when the id is taken.
+    /// </summary>
+    public async ValueTask<string> RegisterIncarnationAsync(Func<string, bool> claim, IOBehavior io, CancellationToken cancellationToken)
     {
         var process = $"{Environment.MachineName}:{Environment.ProcessId}";
         if (process.Length > 200)
@@ -403,6 +412,11 @@ internal sealed class CoordinatorLog : IAsyncDisposable
             for (var attempt = 0; ; attempt++)
             {
                 var id = GlobalTransactionId.Base36(RandomNumberGenerator.GetInt32(int.MaxValue));
+                if (!claim(id))
+                {
+                    continue;
+                }
+
                 try
                 {
                     await ExecuteAsync(connection, null, _sql.InsertIncarnation,

@@ -285,8 +285,7 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
         }
 
         // The decision. Until it is durable everything can still roll back; from then on everything commits.
-        var participantsRecord = RecordedParticipant.Serialize(_participants.Select(p =>
-            new RecordedParticipant(p.Branch.Qualifier, p.Database, p.Engine.Definition.Target, !p.Prepares)));
+        var participantsRecord = _coordinator.ParticipantsRecord(_participants);
         if (_lastResource is { } last)
         {
             await CommitLastResourceAsync(last, participantsRecord, io).ConfigureAwait(false);

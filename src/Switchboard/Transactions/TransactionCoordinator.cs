@@ -31,6 +31,7 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
     private readonly ConcurrentDictionary<string, byte> _decisionTables = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<(string GlobalId, string Database), RetryItem> _retries = new();
     private readonly ConcurrentQueue<(DatabaseEngine Engine, string GlobalId)> _lastResourceForgets = new();
+    private readonly ConcurrentDictionary<string, string> _participantRecords = new(StringComparer.Ordinal);
     private readonly Lock _backgroundLock = new();
     private CoordinatorLog? _log;
     private string? _incarnation;
@@ -83,13 +84,12 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
             _log ??= await CoordinatorLog.OpenAsync(_catalog, Settings, create: true, io, cancellationToken).ConfigureAwait(false);
             if (_incarnation is null)
             {
-                var id = await _log!.RegisterIncarnationAsync(io, cancellationToken).ConfigureAwait(false);
-                if (_log.Folder is { } folder)
-                {
-                    // Held until this process ends (kill -9 included): recovery elsewhere sees this run is alive.
-                    _incarnationLock = new FileStream(LockPath(folder, id), FileMode.Create, FileAccess.ReadWrite, FileShare.None);
-                }
-                else
+                // The lock is taken before the row is written, and held until this process ends (kill -9 included), so
+                // recovery elsewhere never sees this run without it.
+                var folder = _log!.Folder;
+                var id = await _log.RegisterIncarnationAsync(candidate => folder is null || TryLock(folder, candidate), io, cancellationToken)
+                    .ConfigureAwait(false);
+                if (folder is null)
                 {
                     EnsureBackground(); // heartbeats
                 }
@@ -130,6 +130,25 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
     {
         var sequence = Interlocked.Increment(ref _sequence);
         return new GlobalTransactionId(Settings.CoordinatorName, _log!.LogId, _incarnation!, GlobalTransactionId.Base36(sequence), decider).ToString();
+    }
+
+    /// <summary>The participants as a decision records them; the same databases in the same order give the same text, so it is kept.</summary>
+    public string ParticipantsRecord(IReadOnlyList<Participant> participants)
+    {
+        var key = string.Join('|', participants.Select(p => p.Prepares ? p.Database : "*" + p.Database));
+        if (_participantRecords.TryGetValue(key, out var record))
+        {
+            return record;
+        }
+
+        record = RecordedParticipant.Serialize(participants.Select(p =>
+            new RecordedParticipant(p.Branch.Qualifier, p.Database, p.Engine.Definition.Target, !p.Prepares)));
+        if (_participantRecords.Count < 1024)
+        {
+            _participantRecords.TryAdd(key, record);
+        }
+
+        return record;
     }
 
     /// <summary>Best-effort transactions are never prepared: their ids only name them in messages.</summary>
@@ -189,6 +208,21 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
             catch (IOException)
             {
             }
+        }
+    }
+
+    private bool TryLock(string folder, string incarnation)
+    {
+        try
+        {
+            var stream = new FileStream(LockPath(folder, incarnation), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None);
+            _incarnationLock?.Dispose(); // a candidate whose row could not be written
+            _incarnationLock = stream;
+            return true;
+        }
+        catch (IOException)
+        {
+            return false; // that id's lock file exists: another run has it
         }
     }
 
@@ -271,10 +305,7 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
         else
         {
             _log?.Forget(globalId);
-            if (_log?.PendingForgets > 64)
-            {
-                EnsureBackground();
-            }
+            EnsureBackground(); // its tick writes the forgets that no flush has taken
         }
     }
 

@@ -31,8 +31,10 @@ internal static class TransactionRecovery
         var lastResourceDecisions = new Dictionary<string, IReadOnlyList<DecisionRecord>?>(StringComparer.OrdinalIgnoreCase);
         foreach (var definition in lastResources)
         {
-            lastResourceDecisions[definition.Name] = await ReadLastResourceAsync(catalog.GetEngine(definition.Name), problems, io, cancellationToken)
-                .ConfigureAwait(false);
+            // An embedded database whose file does not exist holds no decision: do not create it by looking.
+            lastResourceDecisions[definition.Name] = !definition.Dialect.HasServer && !File.Exists(definition.Target)
+                ? []
+                : await ReadLastResourceAsync(catalog.GetEngine(definition.Name), problems, io, cancellationToken).ConfigureAwait(false);
         }
 
         // 2. Every prepared branch, on every database that can prepare (in parallel). On MySQL one server lists the branches
