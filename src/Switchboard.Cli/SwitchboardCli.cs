@@ -48,5 +48,6 @@ public static class SwitchboardCli
         SqlCommand.Create(context),
         SchemaCommand.Create(context),
         DiffCommand.Create(context),
+        RecoverCommand.Create(context),
     ];
 }

@@ -9,8 +9,9 @@ namespace Switchboard;
 public sealed class DatabaseDefinition
 {
     internal DatabaseDefinition(string name, Dialect dialect, ConnectionSettings connection, PoolSettings pool,
-        TimeSpan commandTimeout, TimeSpan connectTimeout, IReadOnlyList<KeyValuePair<string, string>> providerOptions)
+        TimeSpan commandTimeout, TimeSpan connectTimeout, IReadOnlyList<KeyValuePair<string, string>> providerOptions, bool? twoPhaseCommit = null)
     {
+        CanPrepare = twoPhaseCommit ?? dialect.SupportsTwoPhaseCommit;
         Name = name;
         Dialect = dialect;
         Connection = connection;
@@ -39,6 +40,9 @@ public sealed class DatabaseDefinition
 
     /// <summary>Free-form provider options, in the order given (URL query first).</summary>
     public IReadOnlyList<KeyValuePair<string, string>> ProviderOptions { get; }
+
+    /// <summary>Whether the database prepares its branch of a distributed transaction (else it can only be the last resource).</summary>
+    public bool CanPrepare { get; }
 
     internal IReadOnlyList<string> Secrets => Connection.Secrets;
 

@@ -1,6 +1,7 @@
 using System.Collections.Frozen;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
+using Switchboard.Transactions;
 
 namespace Switchboard;
 
@@ -17,12 +18,13 @@ public sealed class SwitchboardCatalog : IDisposable, IAsyncDisposable
     private int _enginesCreated;
     private int _disposed;
 
-    internal SwitchboardCatalog(IReadOnlyList<DatabaseDefinition> definitions, ILoggerFactory loggerFactory)
+    internal SwitchboardCatalog(IReadOnlyList<DatabaseDefinition> definitions, ILoggerFactory loggerFactory, TransactionSettings transactions)
     {
         _loggerFactory = loggerFactory;
         _sessionLogger = loggerFactory.CreateLogger("Switchboard.Sessions");
         _slots = definitions.ToFrozenDictionary(d => d.Name, d => new EngineSlot(d), StringComparer.OrdinalIgnoreCase);
         Names = [.. definitions.Select(d => d.Name).Order(StringComparer.OrdinalIgnoreCase)];
+        Transactions = new TransactionCoordinator(this, transactions, loggerFactory);
     }
 
     /// <summary>A builder for configuring databases in code.</summary>
@@ -44,6 +46,13 @@ public sealed class SwitchboardCatalog : IDisposable, IAsyncDisposable
 
     /// <summary>Every database definition, sorted by name.</summary>
     public IEnumerable<DatabaseDefinition> Databases => Names.Select(n => _slots[n].Definition);
+
+    /// <summary>The coordinator of distributed transactions (Transactions/); opens nothing until used.</summary>
+    internal TransactionCoordinator Transactions { get; }
+
+    internal ILoggerFactory LoggerFactory => _loggerFactory;
+
+    internal ILogger SessionLogger => _sessionLogger;
 
     /// <summary>How many engines have been created so far (each database's at most once).</summary>
     public int EnginesCreated => Volatile.Read(ref _enginesCreated);
@@ -104,6 +113,7 @@ public sealed class SwitchboardCatalog : IDisposable, IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
+            Transactions.Dispose();
             foreach (var slot in _slots.Values)
             {
                 slot.Created?.Dispose();
@@ -115,6 +125,7 @@ public sealed class SwitchboardCatalog : IDisposable, IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
+            await Transactions.DisposeAsync().ConfigureAwait(false);
             foreach (var slot in _slots.Values)
             {
                 if (slot.Created is { } engine)

@@ -17,6 +17,7 @@ public sealed class SwitchboardCatalogBuilder
     private readonly List<(string Name, DatabaseOptions Options)> _databases = [];
     private readonly List<ConfigurationProblem> _readProblems = [];
     private readonly HashSet<string> _extensionKeys = new(StringComparer.OrdinalIgnoreCase);
+    private readonly TransactionCoordinatorOptions _transactions = new();
     private ILoggerFactory _loggerFactory = NullLoggerFactory.Instance;
     private Func<string, string?> _environment = Environment.GetEnvironmentVariable;
     private bool _built;
@@ -78,6 +79,15 @@ public sealed class SwitchboardCatalogBuilder
         return this;
     }
 
+    /// <summary>Configures the coordinator of distributed transactions: its log, its name, recovery at start-up.</summary>
+    public SwitchboardCatalogBuilder ConfigureTransactions(Action<TransactionCoordinatorOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        ThrowIfBuilt();
+        configure(_transactions);
+        return this;
+    }
+
     public SwitchboardCatalogBuilder UseLoggerFactory(ILoggerFactory loggerFactory)
     {
         ArgumentNullException.ThrowIfNull(loggerFactory);
@@ -123,6 +133,7 @@ public sealed class SwitchboardCatalogBuilder
             }
         }
 
+        var transactions = TransactionSettings.Create(_transactions, seen, Dialects, problems);
         if (problems.Count > 0)
         {
             // Grouped by database, in a stable order, so a long list reads like the configuration file.
@@ -130,7 +141,7 @@ public sealed class SwitchboardCatalogBuilder
         }
 
         _built = true;
-        return new SwitchboardCatalog(definitions, _loggerFactory);
+        return new SwitchboardCatalog(definitions, _loggerFactory, transactions);
     }
 
     private DatabaseDefinition? Validate(string name, DatabaseOptions options, List<ConfigurationProblem> problems)
@@ -199,6 +210,11 @@ public sealed class SwitchboardCatalogBuilder
         }
 
         var pool = ValidatePool(options.Pool, Problem);
+        if (options.TwoPhaseCommit == true && dialect is { SupportsTwoPhaseCommit: false })
+        {
+            Problem("TwoPhaseCommit", $"{dialect.Name} cannot prepare transactions; it can join a distributed transaction only as the last resource");
+        }
+
         var commandTimeout = options.CommandTimeout ?? DefaultCommandTimeout;
         var connectTimeout = options.ConnectTimeout ?? DefaultConnectTimeout;
         if (commandTimeout <= TimeSpan.Zero)
@@ -255,7 +271,7 @@ public sealed class SwitchboardCatalogBuilder
 
         return settings is null || dialectProblems.Count > 0
             ? null
-            : new DatabaseDefinition(name, dialect, settings, pool, commandTimeout, connectTimeout, providerOptions);
+            : new DatabaseDefinition(name, dialect, settings, pool, commandTimeout, connectTimeout, providerOptions, options.TwoPhaseCommit);
     }
 
     private static PoolSettings ValidatePool(PoolOptions options, Action<string, string> problem)

@@ -32,6 +32,13 @@ public sealed class DatabaseOptions
     public PoolOptions Pool { get; set; } = new();
 
     /// <summary>
+    /// Whether the database prepares transactions in a distributed transaction. Default: whatever the dialect can do
+    /// (PostgreSQL and MySQL yes, SQLite no). <c>false</c> makes a server database join only as the last resource or in
+    /// best-effort mode (for example a PostgreSQL whose administrators will not raise <c>max_prepared_transactions</c>).
+    /// </summary>
+    public bool? TwoPhaseCommit { get; set; }
+
+    /// <summary>
     /// Free-form provider options, added to the driver's connection string by the dialect
     /// (for example <c>SslMode</c>, <c>Application Name</c>). URL query parameters land here too.
     /// </summary>

@@ -14,7 +14,7 @@ internal static class DatabaseOptionsReader
     private static readonly string[] TopLevelKeys =
     [
         "Url", "Provider", "ConnectionString", "Password", "PasswordEnvironmentVariable", "CommandTimeout",
-        "ConnectTimeout", "Pool", "Options",
+        "ConnectTimeout", "Pool", "Options", "TwoPhaseCommit",
     ];
 
     private static readonly string[] PoolKeys = ["MaxSize", "MinIdle", "ConnectionLifetime", "CheckoutTimeout", "PrePing"];
@@ -46,6 +46,17 @@ internal static class DatabaseOptionsReader
                     case "commandtimeout": options.CommandTimeout = ReadDuration(name, key, child.Value, problems); break;
                     case "connecttimeout": options.ConnectTimeout = ReadDuration(name, key, child.Value, problems); break;
                     case "pool": ReadPool(name, child, options.Pool, problems); break;
+                    case "twophasecommit":
+                        if (bool.TryParse(child.Value, out var twoPhase))
+                        {
+                            options.TwoPhaseCommit = twoPhase;
+                        }
+                        else
+                        {
+                            problems.Add(new(name, key, $"'{child.Value}' is not true or false"));
+                        }
+
+                        break;
                     case "options":
                         foreach (var option in child.GetChildren())
                         {

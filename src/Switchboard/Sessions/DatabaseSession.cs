@@ -28,6 +28,9 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
     private Activity? _activity;
     private bool _countedActive;
 
+    // Set while a distributed transaction owns this session's connection and transaction (Transactions/).
+    private string? _distributedId;
+
     internal DatabaseSession(DatabaseEngine engine, SessionOptions options, ILogger logger)
     {
         _engine = engine;
@@ -47,7 +50,7 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
     public SessionOptions Options { get; }
 
     /// <summary>Whether a transaction is open (work has been done since the last commit or rollback).</summary>
-    public bool IsActive => _transaction is not null;
+    public bool IsActive => _transaction is not null || _distributedId is not null;
 
     /// <summary>The open connection, opening it and beginning the transaction on first use (blocking; prefer <see cref="GetConnectionAsync"/> in async code).</summary>
     public DbConnection Connection => _connection ?? BeginAsync(IOBehavior.Synchronous, CancellationToken.None).GetCompletedResult();
@@ -57,6 +60,7 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
     {
         get
         {
+            ThrowIfBranchWithoutTransaction();
             if (_transaction is null)
             {
                 BeginAsync(IOBehavior.Synchronous, CancellationToken.None).GetCompletedResult();
@@ -73,6 +77,7 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
     /// <summary>The open transaction, beginning it on first use.</summary>
     public async ValueTask<DbTransaction> GetTransactionAsync(CancellationToken cancellationToken = default)
     {
+        ThrowIfBranchWithoutTransaction();
         if (_transaction is null)
         {
             await BeginAsync(IOBehavior.Asynchronous, cancellationToken).ConfigureAwait(false);
@@ -95,8 +100,54 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
 
     public ValueTask DisposeAsync() => DisposeAsync(IOBehavior.Asynchronous);
 
+    /// <summary>
+    /// Hands the session a connection and a transaction branch begun by a distributed transaction, which from then on
+    /// owns them: the session's own commit and rollback refuse, and disposing it does nothing.
+    /// </summary>
+    internal void Enlist(DbConnection connection, DbTransaction? transaction, string distributedId)
+    {
+        _connection = connection;
+        _transaction = transaction;
+        _distributedId = distributedId;
+    }
+
+    /// <summary>Gives the connection and branch back to the distributed transaction; the session is finished afterwards.</summary>
+    internal (DbConnection? Connection, DbTransaction? Transaction, bool StatementFailed) Unenlist()
+    {
+        var result = (_connection, _transaction, _statementFailed);
+        _connection = null;
+        _transaction = null;
+        _disposed = true;
+        return result;
+    }
+
+    private void ThrowIfDistributed(string operation)
+    {
+        if (_distributedId is not null)
+        {
+            throw new InvalidOperationException(
+                $"The session on database '{DatabaseName}' belongs to distributed transaction {_distributedId}: {operation} the DistributedTransaction instead.");
+        }
+    }
+
+    private void ThrowIfBranchWithoutTransaction()
+    {
+        if (_distributedId is not null && _transaction is null && !_disposed)
+        {
+            throw new InvalidOperationException(
+                $"The session on database '{DatabaseName}' is an XA branch of distributed transaction {_distributedId}, which has no ADO.NET transaction object: "
+                + "run commands on Connection with no transaction, or use the session's Execute and Query helpers.");
+        }
+    }
+
     private async ValueTask<DbConnection> BeginAsync(IOBehavior io, CancellationToken cancellationToken)
     {
+        if (_distributedId is not null)
+        {
+            throw new InvalidOperationException(
+                $"Distributed transaction {_distributedId} has ended, and with it its session on database '{DatabaseName}': begin a new transaction.");
+        }
+
         ObjectDisposedException.ThrowIf(_disposed, this);
 
         // The span starts before the checkout so that waiting for a pooled connection shows in the trace.
@@ -141,6 +192,7 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
 
     private async ValueTask CommitAsync(IOBehavior io, CancellationToken cancellationToken)
     {
+        ThrowIfDistributed("commit");
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_transaction is not { } transaction)
         {
@@ -184,6 +236,7 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
 
     private async ValueTask RollbackAsync(IOBehavior io, CancellationToken cancellationToken)
     {
+        ThrowIfDistributed("roll back");
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_transaction is not { } transaction)
         {
@@ -219,9 +272,9 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
 
     private async ValueTask DisposeAsync(IOBehavior io)
     {
-        if (_disposed)
+        if (_disposed || _distributedId is not null)
         {
-            return;
+            return; // a distributed transaction's session is released by the transaction
         }
 
         _disposed = true;
