@@ -4,6 +4,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Switchboard.Dialects;
 using Switchboard.Internal;
+using Switchboard.Routing;
 
 namespace Switchboard;
 
@@ -18,6 +19,7 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
     private readonly SemaphoreSlim _gate;
     private readonly StateChangeEventHandler _onStateChange;
     private readonly ILogger _logger;
+    private readonly ReplicaSet? _replicas;
     private string? _serverVersion;
     private int _waiting;
     private long _checkouts;
@@ -29,7 +31,9 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
     {
         Definition = definition;
         _logger = logger;
-        _dataSource = definition.Dialect.CreateDataSource(definition);
+        // A database with several hosts gets a pool per host; DataSource then follows whichever host is primary.
+        _replicas = definition.Routing is { } routing ? new ReplicaSet(this, routing, logger) : null;
+        _dataSource = _replicas?.PrimaryDataSource ?? definition.Dialect.CreateDataSource(definition);
         _gate = new SemaphoreSlim(definition.Pool.MaxSize, definition.Pool.MaxSize);
         _onStateChange = OnConnectionStateChange;
     }
@@ -49,6 +53,18 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
 
     /// <summary>The server's version, known after the first connection has opened (null before).</summary>
     public string? ServerVersion => _serverVersion;
+
+    /// <summary>Whether the database has several hosts (a primary and replicas) that sessions are routed across.</summary>
+    public bool IsReplicated => _replicas is not null;
+
+    /// <summary>Each host's role, lag and circuit breaker as last checked (empty for a single-host database).</summary>
+    public IReadOnlyList<HostStatus> GetHostStatuses() => _replicas?.GetStatuses() ?? [];
+
+    /// <summary>Checks every host's role and lag now instead of at the next monitoring interval (does nothing for a single host).</summary>
+    public Task RefreshTopologyAsync(CancellationToken cancellationToken = default) =>
+        _replicas?.RefreshAsync(cancellationToken) ?? Task.CompletedTask;
+
+    internal ReplicaSet? Replicas => _replicas;
 
     public PoolStatistics GetPoolStatistics()
     {
@@ -91,14 +107,26 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
         return Stopwatch.GetElapsedTime(started);
     }
 
-    internal async ValueTask<DbConnection> OpenConnectionAsync(IOBehavior io, CancellationToken cancellationToken)
+    internal ValueTask<DbConnection> OpenConnectionAsync(IOBehavior io, CancellationToken cancellationToken) =>
+        OpenConnectionAsync(null, io, cancellationToken);
+
+    /// <summary>Checks out a connection; on a replicated database <paramref name="route"/> (null: the primary) picks the host.</summary>
+    internal async ValueTask<DbConnection> OpenConnectionAsync(SessionRoute? route, IOBehavior io, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         await AcquireAsync(io, cancellationToken).ConfigureAwait(false);
         DbConnection connection;
+        HostEndpoint? host = null;
         try
         {
-            connection = await OpenPhysicalAsync(io, cancellationToken).ConfigureAwait(false);
+            if (_replicas is null)
+            {
+                connection = await OpenPhysicalAsync(_dataSource, Definition, io, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                (connection, host) = await _replicas.OpenAsync(route, io, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch
         {
@@ -108,22 +136,25 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
 
         // From here on, closing the connection (by whoever holds it) releases the gate.
         connection.StateChange += _onStateChange;
+        host?.Attach(connection);
+        route?.Host = host;
+        var definition = host?.Definition ?? Definition;
         Interlocked.Increment(ref _checkouts);
         try
         {
-            await Dialect.OnConnectionOpenedAsync(connection, Definition, io == IOBehavior.Asynchronous, cancellationToken).ConfigureAwait(false);
+            await Dialect.OnConnectionOpenedAsync(connection, definition, io == IOBehavior.Asynchronous, cancellationToken).ConfigureAwait(false);
             if (Definition.Pool.PrePing && !await TryPrePingAsync(connection, io, cancellationToken).ConfigureAwait(false))
             {
                 // The pooled connection was dead: the pool has been cleared, so the next one is fresh.
                 await CloseAsync(connection, io).ConfigureAwait(false);
-                return await OpenConnectionAsync(io, cancellationToken).ConfigureAwait(false);
+                return await OpenConnectionAsync(route, io, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (Exception e) when (e is DbException or TimeoutException or InvalidOperationException or NotSupportedException)
         {
             await CloseAsync(connection, io).ConfigureAwait(false);
             Interlocked.Increment(ref _connectFailures);
-            throw new DatabaseConnectionException(Name, Dialect.Name, Definition.Target, e, Definition.Secrets);
+            throw new DatabaseConnectionException(Name, Dialect.Name, definition.Target, e, Definition.Secrets);
         }
 
         return connection;
@@ -159,12 +190,14 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
         }
     }
 
-    private async ValueTask<DbConnection> OpenPhysicalAsync(IOBehavior io, CancellationToken cancellationToken)
+    /// <summary>Opens a connection from <paramref name="dataSource"/> (the engine's, or one host's); errors name <paramref name="target"/>'s host.</summary>
+    internal async ValueTask<DbConnection> OpenPhysicalAsync(DbDataSource dataSource, DatabaseDefinition target, IOBehavior io,
+        CancellationToken cancellationToken)
     {
         DbConnection? connection = null;
         try
         {
-            connection = _dataSource.CreateConnection();
+            connection = dataSource.CreateConnection();
             if (io == IOBehavior.Synchronous)
             {
                 connection.Open();
@@ -183,8 +216,8 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
 
             Interlocked.Increment(ref _connectFailures);
             var errorType = e.GetType().Name;
-            LogConnectFailed(_logger, Name, Definition.Target, errorType);
-            throw new DatabaseConnectionException(Name, Dialect.Name, Definition.Target, e, Definition.Secrets);
+            LogConnectFailed(_logger, Name, target.Target, errorType);
+            throw new DatabaseConnectionException(Name, Dialect.Name, target.Target, e, Definition.Secrets);
         }
         catch
         {
@@ -270,6 +303,7 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             _dataSource.Dispose();
+            _replicas?.Dispose();
         }
     }
 
@@ -278,6 +312,10 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             await _dataSource.DisposeAsync().ConfigureAwait(false);
+            if (_replicas is not null)
+            {
+                await _replicas.DisposeAsync().ConfigureAwait(false);
+            }
         }
     }
 

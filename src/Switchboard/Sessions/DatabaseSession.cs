@@ -3,6 +3,7 @@ using System.Data.Common;
 using Dapper;
 using Microsoft.Extensions.Logging;
 using Switchboard.Internal;
+using Switchboard.Routing;
 
 namespace Switchboard;
 
@@ -17,6 +18,7 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
 {
     private readonly DatabaseEngine _engine;
     private readonly ILogger _logger;
+    private readonly SessionRoute? _route;
     private DbConnection? _connection;
     private DbTransaction? _transaction;
     private bool _statementFailed;
@@ -27,6 +29,7 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
         _engine = engine;
         Options = options;
         _logger = logger;
+        _route = SessionRoute.Create(engine, options);
     }
 
     /// <summary>The named database this session works on.</summary>
@@ -38,6 +41,12 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
 
     /// <summary>Whether a transaction is open (work has been done since the last commit or rollback).</summary>
     public bool IsActive => _transaction is not null;
+
+    /// <summary>
+    /// Where the open transaction runs, without credentials (on a replicated database, the host it was routed to);
+    /// null while no transaction is open.
+    /// </summary>
+    public string? Target => _connection is null ? null : _route?.Host?.Target ?? _engine.Definition.Target;
 
     /// <summary>The open connection, opening it and beginning the transaction on first use (blocking; prefer <see cref="GetConnectionAsync"/> in async code).</summary>
     public DbConnection Connection => _connection ?? BeginAsync(IOBehavior.Synchronous, CancellationToken.None).GetCompletedResult();
@@ -88,7 +97,7 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
     private async ValueTask<DbConnection> BeginAsync(IOBehavior io, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var connection = await _engine.OpenConnectionAsync(io, cancellationToken).ConfigureAwait(false);
+        var connection = await _engine.OpenConnectionAsync(_route, io, cancellationToken).ConfigureAwait(false);
         try
         {
             _transaction = await _engine.Dialect.BeginTransactionAsync(connection, _engine.Definition, Options.IsolationLevel,
@@ -136,6 +145,11 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
         {
             await ReleaseAsync(io, rollBack: false).ConfigureAwait(false);
             throw Wrap("COMMIT", e);
+        }
+
+        if (_route is not null && _connection is { } committed)
+        {
+            await _route.RecordCommitAsync(_engine, committed, io, cancellationToken).ConfigureAwait(false);
         }
 
         await ReleaseAsync(io, rollBack: false).ConfigureAwait(false);
@@ -249,6 +263,7 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
     private DatabaseCommandException Wrap(string operation, Exception e)
     {
         var kind = _engine.Dialect.Classify(e);
+        _route?.OnFailure(_engine, kind);
         var op = operation == "COMMIT" && kind == DatabaseErrorKind.ConnectionLost
             ? "COMMIT (outcome unknown: the connection was lost while committing)"
             : operation;
