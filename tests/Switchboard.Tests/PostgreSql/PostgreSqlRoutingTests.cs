@@ -221,6 +221,227 @@ public sealed class PostgreSqlRoutingTests(PgReplicaClusterFixture fixture)
         }, Patience, "a read-your-writes read is served by a replica");
     }
 
+    [Fact]
+    public async Task Read_your_writes_waits_a_bounded_time_for_a_replica_then_reads_on_the_primary()
+    {
+        var database = await DatabaseWithTableAsync("rywwait");
+        await using var catalog = Catalog(database, o =>
+        {
+            o.Routing.MaxReplicaLag = Timeout.InfiniteTimeSpan;
+            o.Routing.ReadYourWrites.Wait = TimeSpan.FromMilliseconds(400);
+        });
+        await catalog.GetEngine("orders").RefreshTopologyAsync();
+        await _cluster.PauseReplayAsync(2);
+        try
+        {
+            // Let the monitor see node 2 fall behind, so that it is not the replica a read waits on.
+            await using (var write = catalog.OpenSession("orders"))
+            {
+                await write.ExecuteAsync("INSERT INTO items VALUES (100, 'w')");
+                await write.CommitAsync();
+            }
+
+            await Wait.UntilAsync(() => Status(catalog, _cluster.Ports[2]).Lag > TimeSpan.Zero, Patience, "node 2 lags");
+            using var context = ReadYourWritesContext.Begin();
+            for (var id = 1; id <= 4; id++)
+            {
+                await using (var write = catalog.OpenSession("orders"))
+                {
+                    await write.ExecuteAsync("INSERT INTO items VALUES (@id, 'w')", new { id });
+                    await write.CommitAsync();
+                }
+
+                // Node 1 replays within milliseconds: the read waits for it rather than going to the primary.
+                await using var read = catalog.OpenSession("orders", SessionIntent.ReadOnly);
+                Assert.Equal((_cluster.Ports[1], 1L), await ReadAsync(read, id));
+            }
+
+            await _cluster.PauseReplayAsync(1);
+            await using (var write = catalog.OpenSession("orders"))
+            {
+                await write.ExecuteAsync("INSERT INTO items VALUES (9, 'w')");
+                await write.CommitAsync();
+            }
+
+            // Nobody can catch up now: after the bounded wait, the primary.
+            var started = Stopwatch.GetTimestamp();
+            await using (var read = catalog.OpenSession("orders", SessionIntent.ReadOnly))
+            {
+                Assert.Equal((_cluster.Ports[0], 1L), await ReadAsync(read, 9));
+            }
+
+            var waited = Stopwatch.GetElapsedTime(started);
+            Assert.InRange(waited, TimeSpan.FromMilliseconds(380), TimeSpan.FromSeconds(3));
+        }
+        finally
+        {
+            await _cluster.ResumeReplayAsync(1);
+            await _cluster.ResumeReplayAsync(2);
+        }
+    }
+
+    [Fact]
+    public async Task Without_fallback_a_read_with_no_qualifying_replica_fails_naming_the_database()
+    {
+        var database = await DatabaseWithTableAsync("nofallback");
+        await using var catalog = Catalog(database, o =>
+        {
+            o.Routing.MaxReplicaLag = TimeSpan.FromMilliseconds(300);
+            o.Routing.FallbackToPrimary = false;
+        });
+        await catalog.GetEngine("orders").RefreshTopologyAsync();
+        await _cluster.PauseReplayAsync(1);
+        await _cluster.PauseReplayAsync(2);
+        try
+        {
+            await using (var write = catalog.OpenSession("orders"))
+            {
+                await write.ExecuteAsync("INSERT INTO items VALUES (1, 'x')");
+                await write.CommitAsync();
+            }
+
+            await Wait.UntilAsync(() => catalog.GetEngine("orders").GetHostStatuses().Count(h => h.Lag > TimeSpan.FromMilliseconds(300)) == 2,
+                Patience, "both replicas lag");
+            await using var read = catalog.OpenSession("orders", SessionIntent.ReadOnly);
+            var error = await Assert.ThrowsAsync<NoReplicaException>(() => read.ExecuteScalarAsync<int>("SELECT 1"));
+            Assert.Contains("'orders'", error.Message);
+            Assert.Contains("FallbackToPrimary", error.Message);
+            Assert.True(error.IsTransient);
+            Assert.Equal(3, error.Hosts.Count);
+        }
+        finally
+        {
+            await _cluster.ResumeReplayAsync(1);
+            await _cluster.ResumeReplayAsync(2);
+        }
+    }
+
+    [Fact]
+    public async Task Role_scopes_flow_across_await_and_into_tasks_and_end_with_their_using()
+    {
+        var database = await DatabaseWithTableAsync("scopes");
+        await using var catalog = Catalog(database);
+
+        async Task<int> PortAsync(SessionIntent? intent)
+        {
+            await Task.Yield();
+            await using var s = intent is { } i ? catalog.OpenSession("orders", i) : catalog.OpenSession("orders");
+            return await s.ExecuteScalarAsync<int>("SELECT inet_server_port()");
+        }
+
+        using (RoutingScope.UseRole(HostRole.Primary))
+        {
+            await Task.Delay(5);
+            Assert.Equal(_cluster.Ports[0], await PortAsync(SessionIntent.ReadOnly));
+            Assert.Equal(_cluster.Ports[0], await Task.Run(() => PortAsync(SessionIntent.ReadOnly)));
+            using (RoutingScope.UseRole(HostRole.Replica))
+            {
+                // Inner scope: sessions without an intent are read-only, so they go to a replica; an explicit intent wins.
+                await using var implicitRead = catalog.OpenSession("orders");
+                Assert.Equal(SessionIntent.ReadOnly, implicitRead.Options.Intent);
+                Assert.NotEqual(_cluster.Ports[0], await implicitRead.ExecuteScalarAsync<int>("SELECT inet_server_port()"));
+                Assert.Equal(_cluster.Ports[0], await PortAsync(SessionIntent.ReadWrite));
+            }
+
+            Assert.Equal(HostRole.Primary, RoutingScope.Current?.Role);
+            Assert.Equal(_cluster.Ports[0], await PortAsync(SessionIntent.ReadOnly));
+        }
+
+        Assert.Null(RoutingScope.Current);
+        Assert.NotEqual(_cluster.Ports[0], await PortAsync(SessionIntent.ReadOnly));
+        Assert.Equal(_cluster.Ports[0], await PortAsync(null));
+    }
+
+    [Fact]
+    public async Task A_host_that_keeps_refusing_connections_is_skipped_by_its_circuit_breaker_then_probed_and_used_again()
+    {
+        var database = await DatabaseWithTableAsync("breaker");
+        await using var catalog = Catalog(database, o =>
+        {
+            o.Routing.CircuitBreaker.FailureThreshold = 2;
+            o.Routing.CircuitBreaker.BreakDuration = TimeSpan.FromSeconds(1);
+        });
+        var engine = catalog.GetEngine("orders");
+        await engine.RefreshTopologyAsync();
+
+        // Node 1 now refuses new logins for 'app'. The monitor's connection, opened before, keeps working, so only the
+        // breaker can tell routing to stay away.
+        await _cluster.SetHbaOverrideAsync(1, "host all app 127.0.0.1/32 reject");
+        try
+        {
+            var ports = new List<int>();
+            for (var i = 0; i < 12; i++)
+            {
+                await using var read = catalog.OpenSession("orders", SessionIntent.ReadOnly);
+                ports.Add(await read.ExecuteScalarAsync<int>("SELECT inet_server_port()"));
+            }
+
+            Assert.All(ports, p => Assert.Equal(_cluster.Ports[2], p));
+            var status = Status(catalog, _cluster.Ports[1]);
+            Assert.True(status.IsReachable);
+            Assert.Equal(BreakerState.Open, status.Breaker);
+            Assert.NotNull(status.BreakerRetryAfter);
+
+            // While open, no connection attempt reaches node 1.
+            var failures = engine.GetPoolStatistics().ConnectFailures;
+            for (var i = 0; i < 6; i++)
+            {
+                await using var read = catalog.OpenSession("orders", SessionIntent.ReadOnly);
+                Assert.Equal(_cluster.Ports[2], await read.ExecuteScalarAsync<int>("SELECT inet_server_port()"));
+            }
+
+            Assert.Equal(failures, engine.GetPoolStatistics().ConnectFailures);
+        }
+        finally
+        {
+            await _cluster.SetHbaOverrideAsync(1, null);
+        }
+
+        // After the break a read probes node 1, succeeds, and the circuit closes.
+        await Wait.UntilAsync(async () =>
+        {
+            await using var read = catalog.OpenSession("orders", SessionIntent.ReadOnly);
+            await read.ExecuteScalarAsync<int>("SELECT 1");
+            return Status(catalog, _cluster.Ports[1]).Breaker == BreakerState.Closed;
+        }, Patience, "node 1's circuit closes");
+        var after = new List<int>();
+        for (var i = 0; i < 6; i++)
+        {
+            await using var read = catalog.OpenSession("orders", SessionIntent.ReadOnly);
+            after.Add(await read.ExecuteScalarAsync<int>("SELECT inet_server_port()"));
+        }
+
+        Assert.Contains(_cluster.Ports[1], after);
+    }
+
+    [Fact]
+    public async Task Switchboard_check_shows_each_host_with_its_role_lag_and_breaker()
+    {
+        var database = await DatabaseWithTableAsync("check");
+        using var cli = new Cli.CliRunner();
+        cli.WriteConfig($$"""
+            { "Databases": { "orders": {
+                "Url": "{{_cluster.Url(0, database)}}",
+                "Replicas": [ "{{_cluster.Host(1)}}", "postgresql://127.0.0.1:{{_cluster.Ports[2]}}" ],
+                "Routing": { "ReadPolicy": "LowestLag", "MaxReplicaLag": "5s" } } } }
+            """);
+        var (exit, json, error) = await cli.RunAsync("check", "--json");
+        Assert.True(exit == 0, error + json);
+        using var document = System.Text.Json.JsonDocument.Parse(json);
+        var hosts = document.RootElement[0].GetProperty("hosts").EnumerateArray().ToList();
+        Assert.Equal(3, hosts.Count);
+        Assert.Equal(["primary", "replica", "replica"], hosts.Select(h => h.GetProperty("role").GetString()));
+        Assert.All(hosts, h => Assert.Equal("closed", h.GetProperty("breaker").GetString()));
+        Assert.All(hosts.Skip(1), h => Assert.True(h.GetProperty("lagMs").GetDouble() >= 0));
+        Assert.DoesNotContain(_cluster.Password, json);
+
+        var (tableExit, table, _) = await cli.RunAsync("check");
+        Assert.Equal(0, tableExit);
+        Assert.Contains($"127.0.0.1:{_cluster.Ports[1]}", table);
+        Assert.Contains("replica", table);
+        Assert.Contains("primary", table);
+    }
+
     private static async Task<List<(int Port, long Count)>> UnrelatedReadsAsync(SwitchboardCatalog catalog)
     {
         Assert.Null(ReadYourWritesContext.Current);
