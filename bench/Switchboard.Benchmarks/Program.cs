@@ -1,5 +1,13 @@
 using BenchmarkDotNet.Running;
+using Switchboard.Benchmarks;
 
 // dotnet run -c Release --project bench/Switchboard.Benchmarks -- --filter '*Session*'
+// dotnet run -c Release --project bench/Switchboard.Benchmarks -- failover [runs]   (measured failover timings; starts servers)
 // Server benchmarks read SWITCHBOARD_BENCH_PG / SWITCHBOARD_BENCH_MY (ADO.NET connection strings); see docs/benchmarks.md.
+if (args.Length > 0 && args[0] == "failover")
+{
+    return await FailoverHarness.RunAsync(args);
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+return 0;

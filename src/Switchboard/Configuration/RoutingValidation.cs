@@ -35,7 +35,7 @@ internal static class RoutingValidation
             MaxReplicaLag = maxLag,
             FallbackToPrimary = o.FallbackToPrimary ?? d.FallbackToPrimary,
             MonitorInterval = o.MonitorInterval ?? d.MonitorInterval,
-            RecheckInterval = o.RecheckInterval ?? d.RecheckInterval,
+            RecheckInterval = o.RecheckInterval ?? Min(d.RecheckInterval, o.MonitorInterval ?? d.MonitorInterval),
             CheckTimeout = o.CheckTimeout ?? d.CheckTimeout,
             OpenRetries = o.OpenRetries ?? d.OpenRetries,
             ReadYourWritesWait = o.ReadYourWrites?.Wait ?? d.ReadYourWritesWait,
@@ -223,6 +223,8 @@ internal static class RoutingValidation
         o is not null && (o.ReadPolicy ?? (object?)o.MaxReplicaLag ?? o.FallbackToPrimary ?? o.MonitorInterval ?? o.RecheckInterval
             ?? o.CheckTimeout ?? o.OpenRetries ?? o.ReadYourWrites?.Wait ?? o.CircuitBreaker?.FailureThreshold
             ?? (object?)o.CircuitBreaker?.BreakDuration) is not null;
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
     private static string Show(TimeSpan value) =>
         value.TotalMilliseconds < 1000 ? $"{value.TotalMilliseconds:0.###}ms" : $"{value.TotalSeconds:0.###}s";

@@ -10,7 +10,10 @@ namespace Switchboard.Routing;
 /// </summary>
 internal sealed class PrimaryDataSource(ReplicaSet set) : DbDataSource
 {
-    public override string ConnectionString => set.CurrentPrimary().DataSource.ConnectionString;
+    /// <summary>The current primary's (the driver leaves the password out), or the first host's while there is none.</summary>
+    public override string ConnectionString => set.TryCurrentPrimary() is { } primary
+        ? primary.DataSource.ConnectionString
+        : set.Hosts[0].DataSource.ConnectionString;
 
     protected override DbConnection CreateDbConnection() => set.CurrentPrimary().DataSource.CreateConnection();
 }

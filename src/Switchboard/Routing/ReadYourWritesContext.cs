@@ -47,10 +47,22 @@ public sealed class ReadYourWritesContext : IDisposable
     /// <summary>The ambient context of the current async flow, or null.</summary>
     public static ReadYourWritesContext? Current => CurrentContext.Value;
 
-    /// <summary>Starts an ambient context for the current async flow; disposing it restores the one around it.</summary>
+    /// <summary>
+    /// Starts an ambient context for the current async flow; disposing it restores the one around it. Inside another
+    /// context it starts with that one's positions and records its commits there too, so neither loses a guarantee.
+    /// </summary>
     public static ReadYourWritesContext Begin(ConsistencyToken? token = null)
     {
-        var context = new ReadYourWritesContext(token) { _outer = CurrentContext.Value, _active = true };
+        var outer = CurrentContext.Value;
+        var context = new ReadYourWritesContext(token) { _outer = outer, _active = true };
+        if (outer is not null)
+        {
+            foreach (var (database, position) in outer.Token.Positions)
+            {
+                context._unparsed.TryAdd(database, position);
+            }
+        }
+
         CurrentContext.Value = context;
         return context;
     }
@@ -81,6 +93,8 @@ public sealed class ReadYourWritesContext : IDisposable
             _positions[database] = _positions.TryGetValue(database, out var known) ? known.Merge(position) : position;
             _unparsed.Remove(database);
         }
+
+        _outer?.Record(database, position);
     }
 
     /// <summary>What a read of <paramref name="database"/> must see, or null when nothing was written there in this context.</summary>

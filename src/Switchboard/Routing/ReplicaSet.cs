@@ -158,9 +158,8 @@ internal sealed partial class ReplicaSet : IDisposable, IAsyncDisposable
             return await OpenPrimaryAsync(snapshot, attempt, forRead: false, cancellationToken).ConfigureAwait(false);
         }
 
-        var now = Stopwatch.GetTimestamp();
         var required = attempt.Required;
-        var index = HostSelector.SelectReplica(snapshot, Hosts, Settings.ReadPolicy, _maxLagTicks, required, now, ref _cursor, attempt.Excluded);
+        var index = ChooseReplica(snapshot, required, attempt.Excluded);
         if (index >= 0)
         {
             return await OpenOnHostAsync(Hosts[index], attempt, cancellationToken).ConfigureAwait(false);
@@ -171,7 +170,7 @@ internal sealed partial class ReplicaSet : IDisposable, IAsyncDisposable
             // No replica is known to be past the session's last write: ask the one furthest along to wait for it, for a
             // bounded time (whatever the read policy: it is the one most likely to get there first).
             attempt.Waited = true;
-            var candidate = HostSelector.SelectReplica(snapshot, Hosts, ReadPolicy.LowestLag, _maxLagTicks, null, now, ref _cursor, attempt.Excluded);
+            var candidate = HostSelector.SelectReplica(snapshot, Hosts, ReadPolicy.LowestLag, _maxLagTicks, null, ref _cursor, attempt.Excluded);
             if (candidate >= 0 && await TryOpenCaughtUpAsync(Hosts[candidate], required, attempt, cancellationToken).ConfigureAwait(false) is { } caughtUp)
             {
                 return caughtUp;
@@ -186,6 +185,22 @@ internal sealed partial class ReplicaSet : IDisposable, IAsyncDisposable
         }
 
         return await OpenPrimaryAsync(snapshot, attempt, forRead: true, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The routing decision for a read (what the routing benchmark measures): a replica's index, or -1.</summary>
+    internal int ChooseReplica(TopologySnapshot snapshot, ReplicationPosition? required, ulong excluded = 0) =>
+        HostSelector.SelectReplica(snapshot, Hosts, Settings.ReadPolicy, _maxLagTicks, required, ref _cursor, excluded);
+
+    /// <summary>The whole decision on the current snapshot, as a session's checkout makes it.</summary>
+    internal int ChooseReplica(ReplicationPosition? required) => ChooseReplica(_snapshot, required);
+
+    /// <summary>Replaces the snapshot (benchmarks build one without servers).</summary>
+    internal void Publish(TopologySnapshot snapshot)
+    {
+        lock (_publishLock)
+        {
+            _snapshot = snapshot;
+        }
     }
 
     private async ValueTask<(DbConnection, HostEndpoint)?> TryOpenCaughtUpAsync(HostEndpoint host, ReplicationPosition required, OpenAttempt attempt,
@@ -283,6 +298,14 @@ internal sealed partial class ReplicaSet : IDisposable, IAsyncDisposable
         EnsureReadyAsync(IOBehavior.Synchronous, CancellationToken.None).GetCompletedResult();
         var snapshot = _snapshot;
         return snapshot.Primary >= 0 ? Hosts[snapshot.Primary] : throw new NoPrimaryException(Name, GetStatuses(snapshot));
+    }
+
+    /// <summary>The current primary, or null while there is none.</summary>
+    public HostEndpoint? TryCurrentPrimary()
+    {
+        EnsureReadyAsync(IOBehavior.Synchronous, CancellationToken.None).GetCompletedResult();
+        var primary = _snapshot.Primary;
+        return primary >= 0 ? Hosts[primary] : null;
     }
 
     public IReadOnlyList<HostStatus> GetStatuses() => GetStatuses(_snapshot);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Switchboard.Dialects;
 
 namespace Switchboard.Routing;
@@ -10,6 +11,9 @@ internal sealed class TopologySnapshot(HostState[] hosts, int primary, long gene
 {
     /// <summary>One state per host, in configuration order (the same order as the replica set's endpoints).</summary>
     public HostState[] Hosts { get; } = hosts;
+
+    /// <summary>Whether any circuit is not closed: only then does a routing decision need the clock.</summary>
+    public bool AnyBreakerOpen { get; } = hosts.Any(h => h.Breaker != BreakerState.Closed);
 
     /// <summary>The index of the host read-write sessions go to, or -1 when there is none.</summary>
     public int Primary { get; } = primary;
@@ -62,11 +66,15 @@ internal static class HostSelector
     /// past <paramref name="required"/> when given. Ties and round-robin start from a shared cursor.
     /// </summary>
     public static int SelectReplica(TopologySnapshot snapshot, HostEndpoint[] endpoints, ReadPolicy policy, long maxLagTicks,
-        ReplicationPosition? required, long now, ref int cursor, ulong excluded)
+        ReplicationPosition? required, ref int cursor, ulong excluded)
     {
         var hosts = snapshot.Hosts;
         var n = hosts.Length;
-        var i = (int)((uint)Interlocked.Increment(ref cursor) % (uint)n);
+
+        // A plain increment: two sessions racing may start at the same host, which costs nothing but evenness.
+        var start = unchecked(++cursor);
+        var i = (int)((uint)start % (uint)n);
+        var now = snapshot.AnyBreakerOpen ? Stopwatch.GetTimestamp() : 0;
         var best = -1;
         var bestScore = long.MaxValue;
         for (var k = 0; k < n; k++, i++)
@@ -77,9 +85,8 @@ internal static class HostSelector
             }
 
             var h = hosts[i];
-            if (h.Role != HostRole.Replica || !h.Reachable || (excluded & (1UL << i)) != 0
+            if (h.Role != HostRole.Replica || !h.Reachable || h.LagTicks < 0 || h.LagTicks > maxLagTicks || (excluded & (1UL << i)) != 0
                 || (h.Breaker != BreakerState.Closed && (h.Breaker == BreakerState.HalfOpen || now < h.BreakerUntil))
-                || h.LagTicks < 0 || h.LagTicks > maxLagTicks
                 || (required is not null && (h.Position is null || !h.Position.Covers(required))))
             {
                 continue;
