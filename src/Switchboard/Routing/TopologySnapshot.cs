@@ -86,30 +86,31 @@ internal static class HostSelector
 
             var h = hosts[i];
             if (h.Role != HostRole.Replica || !h.Reachable || h.LagTicks < 0 || h.LagTicks > maxLagTicks || (excluded & (1UL << i)) != 0
-                || (h.Breaker != BreakerState.Closed && (h.Breaker == BreakerState.HalfOpen || now < h.BreakerUntil))
-                || (required is not null && (h.Position is null || !h.Position.Covers(required))))
+                || (h.Breaker != BreakerState.Closed && (h.Breaker == BreakerState.HalfOpen || now < h.BreakerUntil)))
             {
                 continue;
             }
 
-            long score;
-            switch (policy)
+            var score = policy switch
             {
-                case ReadPolicy.LeastOutstanding:
-                    score = Volatile.Read(ref endpoints[i].Outstanding);
-                    break;
-                case ReadPolicy.LowestLag:
-                    score = h.LagTicks;
-                    break;
-                default:
-                    return i;
+                ReadPolicy.LeastOutstanding => Volatile.Read(ref endpoints[i].Outstanding),
+                ReadPolicy.LowestLag => h.LagTicks,
+                _ => 0,
+            };
+
+            // The position check (a virtual call) last, and only for a host that would win.
+            if (score >= bestScore || (required is not null && (h.Position is null || !h.Position.Covers(required))))
+            {
+                continue;
             }
 
-            if (score < bestScore)
+            if (policy == ReadPolicy.RoundRobin)
             {
-                best = i;
-                bestScore = score;
+                return i;
             }
+
+            best = i;
+            bestScore = score;
         }
 
         return best;
