@@ -138,14 +138,13 @@ internal sealed class PositionHistory(int capacity)
         if (_count > 0)
         {
             var latest = _ring[(_next - 1 + _ring.Length) % _ring.Length].Position;
-            if (latest.Covers(position))
-            {
-                return; // unchanged: keep the time the primary first reached it
-            }
-
             if (!position.Covers(latest))
             {
                 _count = 0; // the log went backwards (a restored or different server): start over
+            }
+            else if (latest.Covers(position))
+            {
+                return; // unchanged: keep the time the primary first reached it
             }
         }
 
