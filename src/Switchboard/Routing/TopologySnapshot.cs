@@ -153,7 +153,11 @@ internal sealed class PositionHistory(int capacity)
         _count = Math.Min(_count + 1, _ring.Length);
     }
 
-    /// <summary>Lag in Stopwatch ticks; -1 without a position; a lower bound when even the oldest sample is not replayed.</summary>
+    /// <summary>
+    /// Lag in Stopwatch ticks; -1 (unknown, so not used for reads) without a position, or when the replica has not even
+    /// replayed the oldest position remembered: it may have been behind for longer than the monitor has been watching
+    /// (just after start-up, a replica paused an hour ago must not look one interval behind).
+    /// </summary>
     public long LagOf(ReplicationPosition? position, long now)
     {
         if (position is null)
@@ -167,7 +171,7 @@ internal sealed class PositionHistory(int capacity)
             var (at, sample) = _ring[(oldest + k) % _ring.Length];
             if (!position.Covers(sample))
             {
-                return Math.Max(0, now - at);
+                return k == 0 ? -1 : Math.Max(0, now - at);
             }
         }
 

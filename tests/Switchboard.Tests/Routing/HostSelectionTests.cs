@@ -112,15 +112,18 @@ public sealed class HostSelectionTests : IDisposable
         history.Record(1000, Lsn("0/100"));
         history.Record(2000, Lsn("0/100"));                  // an idle primary: the first time it was seen counts
         Assert.Equal(0, history.LagOf(Lsn("0/100"), 9000));  // caught up with an idle primary: no lag, however long
-        Assert.Equal(8000, history.LagOf(Lsn("0/FF"), 9000));
+        Assert.Equal(-1, history.LagOf(Lsn("0/FF"), 9000));  // behind the oldest position seen: for how long, unknown
 
         history.Record(3000, Lsn("0/200"));
         history.Record(4000, Lsn("0/300"));
         Assert.Equal(6000, history.LagOf(Lsn("0/150"), 9000)); // behind since the primary passed 0/150 (seen at 3000)
+        Assert.Equal(4000, history.LagOf(Lsn("0/250"), 8000)); // behind since 0/300 (seen at 4000)
         Assert.Equal(0, history.LagOf(Lsn("0/300"), 9000));
 
         history.Record(5000, Lsn("0/50"));                   // the log went backwards: start over
         Assert.Equal(0, history.LagOf(Lsn("0/60"), 9000));
-        Assert.Equal(4000, history.LagOf(Lsn("0/40"), 9000));
+        Assert.Equal(-1, history.LagOf(Lsn("0/40"), 9000));
+        history.Record(6000, Lsn("0/70"));
+        Assert.Equal(3000, history.LagOf(Lsn("0/60"), 9000));
     }
 }
