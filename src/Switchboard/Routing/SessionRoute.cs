@@ -43,7 +43,8 @@ internal sealed class SessionRoute
     /// After a read-write commit inside a read-your-writes context: records the commit's position, on the same connection.
     /// If that fails the context records an unknown position, so its reads of this database go to the primary.
     /// </summary>
-    public async ValueTask RecordCommitAsync(DatabaseEngine engine, DbConnection connection, IOBehavior io, CancellationToken cancellationToken)
+    /// <remarks>Not cancellable: the commit has happened, and a cancellation must not make it look as if it had not.</remarks>
+    public async ValueTask RecordCommitAsync(DatabaseEngine engine, DbConnection connection, IOBehavior io)
     {
         if (Consistency is null || Intent != SessionIntent.ReadWrite)
         {
@@ -53,7 +54,7 @@ internal sealed class SessionRoute
         ReplicationPosition position;
         try
         {
-            position = await engine.Dialect.ReadCommitPositionAsync(connection, io == IOBehavior.Asynchronous, cancellationToken).ConfigureAwait(false);
+            position = await engine.Dialect.ReadCommitPositionAsync(connection, io == IOBehavior.Asynchronous, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception e) when (e is DbException or InvalidOperationException or TimeoutException or IOException)
         {

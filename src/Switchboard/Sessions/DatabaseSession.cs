@@ -147,12 +147,17 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
             throw Wrap("COMMIT", e);
         }
 
-        if (_route is not null && _connection is { } committed)
+        try
         {
-            await _route.RecordCommitAsync(_engine, committed, io, cancellationToken).ConfigureAwait(false);
+            if (_route is not null && _connection is { } committed)
+            {
+                await _route.RecordCommitAsync(_engine, committed, io).ConfigureAwait(false);
+            }
         }
-
-        await ReleaseAsync(io, rollBack: false).ConfigureAwait(false);
+        finally
+        {
+            await ReleaseAsync(io, rollBack: false).ConfigureAwait(false);
+        }
     }
 
     private async ValueTask RollbackAsync(IOBehavior io, CancellationToken cancellationToken)
