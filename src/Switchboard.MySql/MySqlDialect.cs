@@ -23,8 +23,9 @@ public sealed partial class MySqlDialect : Dialect
 
     private readonly MySqlDriver _driver;
 
-    // Physical connections (by server thread id) that already had their result charset fixed.
-    private readonly ConcurrentDictionary<(string Database, int ThreadId), byte> _prepared = new();
+    // Physical connections that already had their result charset fixed, by server (host, port) and thread id: thread
+    // ids are unique per server only, and one named database may span several servers (replicas).
+    private readonly ConcurrentDictionary<(string Server, int ThreadId), byte> _prepared = new();
 
     /// <summary>Uses the MySQL driver the application references (MySqlConnector first, then MySql.Data).</summary>
     public MySqlDialect()
@@ -138,7 +139,7 @@ public sealed partial class MySqlDialect : Dialect
 
         // Once per physical connection (pooled connections keep session variables), not once per checkout.
         var threadId = _driver.ServerThreadId(connection);
-        if (threadId is { } id && _prepared.ContainsKey((definition.Name, id)))
+        if (threadId is { } id && _prepared.ContainsKey((definition.Target, id)))
         {
             return;
         }
@@ -151,7 +152,7 @@ public sealed partial class MySqlDialect : Dialect
                 _prepared.Clear(); // ids of closed connections accumulate; forgetting only costs one SET each
             }
 
-            _prepared.TryAdd((definition.Name, newId), 0);
+            _prepared.TryAdd((definition.Target, newId), 0);
         }
     }
 

@@ -10,7 +10,7 @@ namespace Switchboard;
 /// <see cref="DatabaseEngine"/> (pool) on first use, exactly once even under concurrency. Disposing the catalog closes
 /// every pool. Names are case-insensitive. Thread-safe.
 /// </summary>
-public sealed class SwitchboardCatalog : IDisposable, IAsyncDisposable
+public sealed partial class SwitchboardCatalog : IDisposable, IAsyncDisposable
 {
     private readonly FrozenDictionary<string, EngineSlot> _slots;
     private readonly ILoggerFactory _loggerFactory;
@@ -71,33 +71,39 @@ public sealed class SwitchboardCatalog : IDisposable, IAsyncDisposable
 
     /// <summary>Opens a session (unit of work) on a named database. No connection is taken until the session is first used.</summary>
     public DatabaseSession OpenSession(string name, SessionOptions? options = null) =>
-        new(GetEngine(name), options ?? SessionOptions.Default, _sessionLogger);
+        new(GetEngine(name), options ?? RoutingScope.DefaultSessionOptions, _sessionLogger);
 
     /// <summary>Opens a session with the given intent.</summary>
     public DatabaseSession OpenSession(string name, SessionIntent intent) =>
         OpenSession(name, intent == SessionIntent.ReadOnly ? SessionOptions.ReadOnly : SessionOptions.Default);
 
-    /// <summary>Connects to every database in parallel and reports, for each, its version, latency and pool, or its error.</summary>
+    /// <summary>
+    /// Connects to every database in parallel and reports, for each, its version, latency and pool, or its error; for a
+    /// replicated database also each host's role, lag and circuit breaker, checked now.
+    /// </summary>
     public async Task<IReadOnlyList<DatabaseCheckResult>> CheckAsync(CancellationToken cancellationToken = default)
     {
         var checks = Names.Select(async name =>
         {
             var definition = GetDefinition(name);
+            DatabaseEngine? engine = null;
             try
             {
-                var engine = GetEngine(name);
+                engine = GetEngine(name);
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 timeout.CancelAfter(definition.ConnectTimeout + definition.Pool.CheckoutTimeout);
+                await engine.RefreshTopologyAsync(timeout.Token).ConfigureAwait(false);
                 var latency = await engine.PingAsync(timeout.Token).ConfigureAwait(false);
                 return new DatabaseCheckResult(name, definition.Dialect.Name, definition.Target, true, engine.ServerVersion, latency,
-                    engine.GetPoolStatistics(), null);
+                    engine.GetPoolStatistics(), null, engine.IsReplicated ? engine.GetHostStatuses() : null);
             }
             catch (Exception e) when (e is SwitchboardException or OperationCanceledException or InvalidOperationException)
             {
                 var message = e is OperationCanceledException && !cancellationToken.IsCancellationRequested
                     ? $"no answer within {(definition.ConnectTimeout + definition.Pool.CheckoutTimeout).TotalSeconds:0} s"
                     : SecretMasker.Scrub(e.Message, definition.Secrets);
-                return new DatabaseCheckResult(name, definition.Dialect.Name, definition.Target, false, null, null, null, message);
+                return new DatabaseCheckResult(name, definition.Dialect.Name, definition.Target, false, null, null, null, message,
+                    engine is { IsReplicated: true } ? engine.GetHostStatuses() : null);
             }
         });
         return await Task.WhenAll(checks).ConfigureAwait(false);
@@ -179,4 +185,5 @@ public sealed record DatabaseCheckResult(
     string? ServerVersion,
     TimeSpan? Latency,
     PoolStatistics? Pool,
-    string? Error);
+    string? Error,
+    IReadOnlyList<HostStatus>? Hosts = null);

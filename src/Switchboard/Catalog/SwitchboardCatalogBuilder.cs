@@ -9,7 +9,7 @@ namespace Switchboard;
 /// Collects named databases from code and configuration, then <see cref="Build"/> validates all of them at once and
 /// freezes them into a <see cref="SwitchboardCatalog"/>. A builder that has built refuses further changes.
 /// </summary>
-public sealed class SwitchboardCatalogBuilder
+public sealed partial class SwitchboardCatalogBuilder
 {
     private static readonly TimeSpan DefaultCommandTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(15);
@@ -134,6 +134,7 @@ public sealed class SwitchboardCatalogBuilder
         }
 
         var transactions = TransactionSettings.Create(_transactions, seen, Dialects, problems);
+        ValidateRouters(definitions, problems);
         if (problems.Count > 0)
         {
             // Grouped by database, in a stable order, so a long list reads like the configuration file.
@@ -141,7 +142,7 @@ public sealed class SwitchboardCatalogBuilder
         }
 
         _built = true;
-        return new SwitchboardCatalog(definitions, _loggerFactory, transactions);
+        return new SwitchboardCatalog(definitions, _loggerFactory, transactions) { Routers = BuildRouterChain() };
     }
 
     private DatabaseDefinition? Validate(string name, DatabaseOptions options, List<ConfigurationProblem> problems)
@@ -239,6 +240,7 @@ public sealed class SwitchboardCatalogBuilder
             providerOptions.Add(kv);
         }
 
+        var routing = RoutingValidation.ValidateOptions(name, options, problems);
         if (dialect is null || problems.Count > before)
         {
             return null;
@@ -269,9 +271,18 @@ public sealed class SwitchboardCatalogBuilder
             Problem(hasUrl ? "Url" : "ConnectionString", message);
         }
 
-        return settings is null || dialectProblems.Count > 0
+        if (settings is null || dialectProblems.Count > 0)
+        {
+            return null;
+        }
+
+        var hosts = RoutingValidation.ResolveHosts(name, options, dialect, settings, _environment, problems);
+        return problems.Count > before
             ? null
-            : new DatabaseDefinition(name, dialect, settings, pool, commandTimeout, connectTimeout, providerOptions, options.TwoPhaseCommit);
+            : new DatabaseDefinition(name, dialect, settings, pool, commandTimeout, connectTimeout, providerOptions, options.TwoPhaseCommit)
+            {
+                Routing = hosts is null ? null : routing! with { Hosts = hosts },
+            };
     }
 
     private static PoolSettings ValidatePool(PoolOptions options, Action<string, string> problem)

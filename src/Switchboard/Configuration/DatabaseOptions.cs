@@ -43,6 +43,15 @@ public sealed class DatabaseOptions
     /// (for example <c>SslMode</c>, <c>Application Name</c>). URL query parameters land here too.
     /// </summary>
     public IDictionary<string, string> Options { get; set; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Replicas of this database: URLs (<c>postgresql://db2:5432</c>; user, password, database and options are inherited
+    /// when omitted) or connection strings of the same dialect. Read-only sessions are routed to them.
+    /// </summary>
+    public IList<string> Replicas { get; set; } = [];
+
+    /// <summary>How sessions are routed across the primary and replicas (used when there are several hosts).</summary>
+    public RoutingOptions Routing { get; set; } = new();
 }
 
 /// <summary>Pool options of one database. Unset values take the defaults documented on <see cref="PoolSettings"/>.</summary>

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Switchboard.Diagnostics;
 using Switchboard.Dialects;
 using Switchboard.Internal;
+using Switchboard.Routing;
 
 namespace Switchboard;
 
@@ -19,6 +20,7 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
     private readonly SemaphoreSlim _gate;
     private readonly StateChangeEventHandler _onStateChange;
     private readonly ILogger _logger;
+    private readonly ReplicaSet? _replicas;
     private string? _serverVersion;
     private int _waiting;
     private long _checkouts;
@@ -30,7 +32,9 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
     {
         Definition = definition;
         _logger = logger;
-        _dataSource = definition.Dialect.CreateDataSource(definition);
+        // A database with several hosts gets a pool per host; DataSource then follows whichever host is primary.
+        _replicas = definition.Routing is { } routing ? new ReplicaSet(this, routing, logger) : null;
+        _dataSource = _replicas?.PrimaryDataSource ?? definition.Dialect.CreateDataSource(definition);
         _gate = new SemaphoreSlim(definition.Pool.MaxSize, definition.Pool.MaxSize);
         _onStateChange = OnConnectionStateChange;
         Telemetry = new EngineTelemetry(definition);
@@ -55,6 +59,18 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
 
     /// <summary>The server's version, known after the first connection has opened (null before).</summary>
     public string? ServerVersion => _serverVersion;
+
+    /// <summary>Whether the database has several hosts (a primary and replicas) that sessions are routed across.</summary>
+    public bool IsReplicated => _replicas is not null;
+
+    /// <summary>Each host's role, lag and circuit breaker as last checked (empty for a single-host database).</summary>
+    public IReadOnlyList<HostStatus> GetHostStatuses() => _replicas?.GetStatuses() ?? [];
+
+    /// <summary>Checks every host's role and lag now instead of at the next monitoring interval (does nothing for a single host).</summary>
+    public Task RefreshTopologyAsync(CancellationToken cancellationToken = default) =>
+        _replicas?.RefreshAsync(cancellationToken) ?? Task.CompletedTask;
+
+    internal ReplicaSet? Replicas => _replicas;
 
     public PoolStatistics GetPoolStatistics()
     {
@@ -98,9 +114,14 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
     }
 
     internal ValueTask<DbConnection> OpenConnectionAsync(IOBehavior io, CancellationToken cancellationToken, long startedTimestamp = 0) =>
-        OpenConnectionAsync(io, prePing: Definition.Pool.PrePing, startedTimestamp, cancellationToken);
+        OpenConnectionAsync(null, io, prePing: Definition.Pool.PrePing, startedTimestamp, cancellationToken);
 
-    private async ValueTask<DbConnection> OpenConnectionAsync(IOBehavior io, bool prePing, long startedTimestamp, CancellationToken cancellationToken)
+    /// <summary>Checks out a connection; on a replicated database <paramref name="route"/> (null: the primary) picks the host.</summary>
+    internal ValueTask<DbConnection> OpenConnectionAsync(SessionRoute? route, IOBehavior io, CancellationToken cancellationToken, long startedTimestamp = 0) =>
+        OpenConnectionAsync(route, io, prePing: Definition.Pool.PrePing, startedTimestamp, cancellationToken);
+
+    private async ValueTask<DbConnection> OpenConnectionAsync(SessionRoute? route, IOBehavior io, bool prePing, long startedTimestamp,
+        CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         if (startedTimestamp == 0)
@@ -110,9 +131,17 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
 
         await AcquireAsync(io, cancellationToken).ConfigureAwait(false);
         DbConnection connection;
+        HostEndpoint? host = null;
         try
         {
-            connection = await OpenPhysicalAsync(io, cancellationToken).ConfigureAwait(false);
+            if (_replicas is null)
+            {
+                connection = await OpenPhysicalAsync(_dataSource, Definition, io, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                (connection, host) = await _replicas.OpenAsync(route, io, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch
         {
@@ -122,15 +151,18 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
 
         // From here on, closing the connection (by whoever holds it) releases the gate.
         connection.StateChange += _onStateChange;
+        host?.Attach(connection);
+        route?.Host = host;
+        var definition = host?.Definition ?? Definition;
         Interlocked.Increment(ref _checkouts);
         try
         {
-            await Dialect.OnConnectionOpenedAsync(connection, Definition, io == IOBehavior.Asynchronous, cancellationToken).ConfigureAwait(false);
+            await Dialect.OnConnectionOpenedAsync(connection, definition, io == IOBehavior.Asynchronous, cancellationToken).ConfigureAwait(false);
             if (prePing && !await TryPrePingAsync(connection, io, cancellationToken).ConfigureAwait(false))
             {
                 // The pooled connection was dead: the pool has been cleared, so the next one is fresh (and not pinged again).
                 await CloseAsync(connection, io).ConfigureAwait(false);
-                return await OpenConnectionAsync(io, prePing: false, startedTimestamp, cancellationToken).ConfigureAwait(false);
+                return await OpenConnectionAsync(route, io, prePing: false, startedTimestamp, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (Exception e) when (e is DbException or TimeoutException or InvalidOperationException or NotSupportedException)
@@ -138,7 +170,7 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
             await CloseAsync(connection, io).ConfigureAwait(false);
             Interlocked.Increment(ref _connectFailures);
             Telemetry.RecordConnectFailure();
-            throw new DatabaseConnectionException(Name, Dialect.Name, Definition.Target, e, Definition.Secrets);
+            throw new DatabaseConnectionException(Name, Dialect.Name, definition.Target, e, Definition.Secrets);
         }
 
         Telemetry.RecordCheckout(startedTimestamp);
@@ -176,12 +208,14 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
         }
     }
 
-    private async ValueTask<DbConnection> OpenPhysicalAsync(IOBehavior io, CancellationToken cancellationToken)
+    /// <summary>Opens a connection from <paramref name="dataSource"/> (the engine's, or one host's); errors name <paramref name="target"/>'s host.</summary>
+    internal async ValueTask<DbConnection> OpenPhysicalAsync(DbDataSource dataSource, DatabaseDefinition target, IOBehavior io,
+        CancellationToken cancellationToken)
     {
         DbConnection? connection = null;
         try
         {
-            connection = _dataSource.CreateConnection();
+            connection = dataSource.CreateConnection();
             if (io == IOBehavior.Synchronous)
             {
                 connection.Open();
@@ -201,8 +235,8 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
             Interlocked.Increment(ref _connectFailures);
             Telemetry.RecordConnectFailure();
             var errorType = e.GetType().Name;
-            LogConnectFailed(_logger, Name, Definition.Target, errorType);
-            throw new DatabaseConnectionException(Name, Dialect.Name, Definition.Target, e, Definition.Secrets);
+            LogConnectFailed(_logger, Name, target.Target, errorType);
+            throw new DatabaseConnectionException(Name, Dialect.Name, target.Target, e, Definition.Secrets);
         }
         catch
         {
@@ -289,6 +323,7 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
         {
             SwitchboardTelemetry.Untrack(this);
             _dataSource.Dispose();
+            _replicas?.Dispose();
         }
     }
 
@@ -298,6 +333,10 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
         {
             SwitchboardTelemetry.Untrack(this);
             await _dataSource.DisposeAsync().ConfigureAwait(false);
+            if (_replicas is not null)
+            {
+                await _replicas.DisposeAsync().ConfigureAwait(false);
+            }
         }
     }
 

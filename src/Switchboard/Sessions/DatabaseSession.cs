@@ -5,6 +5,7 @@ using Dapper;
 using Microsoft.Extensions.Logging;
 using Switchboard.Diagnostics;
 using Switchboard.Internal;
+using Switchboard.Routing;
 
 namespace Switchboard;
 
@@ -19,6 +20,7 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
 {
     private readonly DatabaseEngine _engine;
     private readonly ILogger _logger;
+    private readonly SessionRoute? _route;
     private DbConnection? _connection;
     private DbTransaction? _transaction;
     private bool _statementFailed;
@@ -36,6 +38,7 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
         _engine = engine;
         Options = options;
         _logger = logger;
+        _route = SessionRoute.Create(engine, options);
         if (SwitchboardTelemetry.SessionsOpened.Enabled)
         {
             SwitchboardTelemetry.SessionsOpened.Add(1, engine.Telemetry.SessionTags(options.Intent));
@@ -51,6 +54,12 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
 
     /// <summary>Whether a transaction is open (work has been done since the last commit or rollback).</summary>
     public bool IsActive => _transaction is not null || _distributedId is not null;
+
+    /// <summary>
+    /// Where the open transaction runs, without credentials (on a replicated database, the host it was routed to);
+    /// null while no transaction is open.
+    /// </summary>
+    public string? Target => _connection is null ? null : _route?.Host?.Target ?? _engine.Definition.Target;
 
     /// <summary>The open connection, opening it and beginning the transaction on first use (blocking; prefer <see cref="GetConnectionAsync"/> in async code).</summary>
     public DbConnection Connection => _connection ?? BeginAsync(IOBehavior.Synchronous, CancellationToken.None).GetCompletedResult();
@@ -155,7 +164,7 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
         DbConnection connection;
         try
         {
-            connection = await _engine.OpenConnectionAsync(io, cancellationToken).ConfigureAwait(false);
+            connection = await _engine.OpenConnectionAsync(_route, io, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (activity is not null)
         {
@@ -231,7 +240,17 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
 
         span?.Dispose();
         _activity?.SetTag(SwitchboardTelemetry.OutcomeTag, "committed");
-        await ReleaseAsync(io, rollBack: false).ConfigureAwait(false);
+        try
+        {
+            if (_route is not null && _connection is { } committed)
+            {
+                await _route.RecordCommitAsync(_engine, committed, io).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            await ReleaseAsync(io, rollBack: false).ConfigureAwait(false);
+        }
     }
 
     private async ValueTask RollbackAsync(IOBehavior io, CancellationToken cancellationToken)
@@ -370,6 +389,7 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
     private DatabaseCommandException Wrap(string operation, Exception e)
     {
         var kind = _engine.Dialect.Classify(e);
+        _route?.OnFailure(_engine, kind);
         var op = operation == "COMMIT" && kind == DatabaseErrorKind.ConnectionLost
             ? "COMMIT (outcome unknown: the connection was lost while committing)"
             : operation;
