@@ -666,5 +666,11 @@ internal sealed class CoordinatorLog : IAsyncDisposable
     }
 }
 
-/// <summary>The coordinator log could not be written or read.</summary>
-internal sealed class TransactionLogException(string message, Exception inner) : SwitchboardException(message, inner);
+/// <summary>The coordinator log could not be opened, written or read (the inner exception says why).</summary>
+public sealed class TransactionLogException : SwitchboardException
+{
+    internal TransactionLogException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+}

@@ -60,10 +60,10 @@ internal sealed class Participant(int index, DatabaseEngine engine, bool prepare
         return Error;
     }
 
+    /// <summary>Whether an error leaves the branch's state unknown: the connection is gone, or the statement timed out.</summary>
     public bool ConnectionLost(Exception exception) =>
-        exception is not DatabaseCommandException && Dialect.Classify(exception) is DatabaseErrorKind.ConnectionLost or DatabaseErrorKind.Timeout
-        || exception is DatabaseCommandException { Kind: DatabaseErrorKind.ConnectionLost or DatabaseErrorKind.Timeout }
-        || Connection?.State is not ConnectionState.Open;
+        Connection?.State is not ConnectionState.Open
+        || (exception is DatabaseCommandException wrapped ? wrapped.Kind : Dialect.Classify(exception)) is DatabaseErrorKind.ConnectionLost or DatabaseErrorKind.Timeout;
 
     public ParticipantResult ToResult() => new(Database, State switch
     {

@@ -81,7 +81,15 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
         try
         {
             ObjectDisposedException.ThrowIf(_disposed != 0, this);
-            _log ??= await CoordinatorLog.OpenAsync(_catalog, Settings, create: true, io, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                _log ??= await CoordinatorLog.OpenAsync(_catalog, Settings, create: true, io, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is DbException or IOException or UnauthorizedAccessException && e is not TransactionLogException)
+            {
+                throw new TransactionLogException($"The transaction log ({Settings.LogLocation}) cannot be opened: {e.Message}", e);
+            }
+
             if (_incarnation is null)
             {
                 // The lock is taken before the row is written, and held until this process ends (kill -9 included), so

@@ -39,7 +39,8 @@ public sealed class PostgreSqlTwoPhaseTests(DatabaseServers servers) : IAsyncLif
         // Refused before any work: no connection is left checked out, nothing was begun on the healthy participant.
         Assert.Equal(0, catalog.GetEngine("orders").GetPoolStatistics().InUse);
         Assert.Equal(0, catalog.GetEngine("legacy").GetPoolStatistics().InUse);
-        Assert.Empty(await _rig.PreparedAsync("sb1.tests."));
+        var log = await catalog.Transactions.GetExistingLogAsync(Internal.IOBehavior.Asynchronous, default);
+        Assert.Empty(await _rig.PreparedAsync("." + log!.LogId + "."));
 
         // The same server, configured as unable to prepare, joins as the last resource and commits with the others.
         await using var tx = await catalog.BeginDistributedAsync("orders", "billing", "legacy-lr");

@@ -571,6 +571,19 @@ public sealed class DistributedTransactionTests(DatabaseServers servers) : IAsyn
     }
 
     [Fact]
+    public async Task An_unusable_log_folder_is_reported_before_any_work()
+    {
+        var notAFolder = Path.Combine(_rig.Folder, "a-file");
+        await File.WriteAllTextAsync(notAFolder, "");
+        var catalog = _rig.Catalog(o => o.LogFolder = notAFolder);
+        var error = await Assert.ThrowsAsync<TransactionLogException>(() => catalog.BeginDistributedAsync("orders", "billing"));
+        Assert.Contains("transaction log", error.Message);
+        Assert.Contains(notAFolder, error.Message);
+        Assert.Equal(0, catalog.GetEngine("orders").GetPoolStatistics().TotalCheckouts); // no database was touched
+        Assert.Equal(0, catalog.GetEngine("billing").GetPoolStatistics().TotalCheckouts);
+    }
+
+    [Fact]
     public async Task One_database_alone_commits_in_one_phase_without_a_log()
     {
         var catalog = _rig.Catalog();
