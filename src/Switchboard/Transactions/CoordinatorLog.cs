@@ -334,18 +334,8 @@ internal sealed class CoordinatorLog : IAsyncDisposable
     }
 
     /// <summary>Every decision the log holds (the table stays small: rows are forgotten once their transaction is complete).</summary>
-    public async ValueTask<IReadOnlyList<DecisionRecord>> ReadDecisionsAsync(IOBehavior io, CancellationToken cancellationToken)
-    {
-        var connection = await _engine.OpenConnectionAsync(io, cancellationToken).ConfigureAwait(false);
-        try
-        {
-            return await ReadDecisionsAsync(connection, _sql, io, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            await DatabaseEngine.CloseAsync(connection, io).ConfigureAwait(false);
-        }
-    }
+    public ValueTask<IReadOnlyList<DecisionRecord>> ReadDecisionsAsync(IOBehavior io, CancellationToken cancellationToken) =>
+        EngineWork.WithConnectionAsync(_engine, io, cancellationToken, connection => ReadDecisionsAsync(connection, _sql, io, cancellationToken));
 
     /// <summary>Reads every decision from a decision table (the log's, or a last resource's).</summary>
     public static async ValueTask<IReadOnlyList<DecisionRecord>> ReadDecisionsAsync(DbConnection connection, TransactionTableSql sql, IOBehavior io,
@@ -434,49 +424,23 @@ internal sealed class CoordinatorLog : IAsyncDisposable
         }
     }
 
-    public async ValueTask HeartbeatAsync(string incarnation, IOBehavior io, CancellationToken cancellationToken)
-    {
-        var connection = await _engine.OpenConnectionAsync(io, cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await ExecuteAsync(connection, null, _sql.UpdateHeartbeat, new { id = incarnation, now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() }, io,
-                cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            await DatabaseEngine.CloseAsync(connection, io).ConfigureAwait(false);
-        }
-    }
+    public ValueTask<int> HeartbeatAsync(string incarnation, IOBehavior io, CancellationToken cancellationToken) =>
+        EngineWork.WithConnectionAsync(_engine, io, cancellationToken, connection => ExecuteAsync(connection, null, _sql.UpdateHeartbeat,
+            new { id = incarnation, now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() }, io, cancellationToken));
 
-    public async ValueTask<IReadOnlyList<IncarnationRecord>> ReadIncarnationsAsync(IOBehavior io, CancellationToken cancellationToken)
-    {
-        var connection = await _engine.OpenConnectionAsync(io, cancellationToken).ConfigureAwait(false);
-        try
+    public ValueTask<IReadOnlyList<IncarnationRecord>> ReadIncarnationsAsync(IOBehavior io, CancellationToken cancellationToken) =>
+        EngineWork.WithConnectionAsync<IReadOnlyList<IncarnationRecord>>(_engine, io, cancellationToken, async connection =>
         {
             var command = new CommandDefinition(_sql.SelectIncarnations, cancellationToken: cancellationToken);
             var rows = io == IOBehavior.Synchronous
                 ? connection.Query<(string, string, long, long)>(command)
                 : await connection.QueryAsync<(string, string, long, long)>(command).ConfigureAwait(false);
             return [.. rows.Select(r => new IncarnationRecord(r.Item1, r.Item2, r.Item3, r.Item4))];
-        }
-        finally
-        {
-            await DatabaseEngine.CloseAsync(connection, io).ConfigureAwait(false);
-        }
-    }
+        });
 
-    public async ValueTask DeleteIncarnationAsync(string incarnation, IOBehavior io, CancellationToken cancellationToken)
-    {
-        var connection = await _engine.OpenConnectionAsync(io, cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await ExecuteAsync(connection, null, _sql.DeleteIncarnation, new { id = incarnation }, io, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            await DatabaseEngine.CloseAsync(connection, io).ConfigureAwait(false);
-        }
-    }
+    public ValueTask<int> DeleteIncarnationAsync(string incarnation, IOBehavior io, CancellationToken cancellationToken) =>
+        EngineWork.WithConnectionAsync(_engine, io, cancellationToken,
+            connection => ExecuteAsync(connection, null, _sql.DeleteIncarnation, new { id = incarnation }, io, cancellationToken));
 
     public ValueTask DisposeAsync() => DisposeAsync(IOBehavior.Asynchronous);
 
@@ -565,13 +529,10 @@ internal sealed class CoordinatorLog : IAsyncDisposable
             }
         }
 
-        public async ValueTask WriteAsync(DatabaseEngine engine, TransactionTableSql sql, List<PendingDecision> batch, List<string> forgets, IOBehavior io)
-        {
-            var async = io == IOBehavior.Asynchronous;
-            var transaction = await engine.Dialect.BeginTransactionAsync(Connection, engine.Definition, System.Data.IsolationLevel.Unspecified, false, async,
-                CancellationToken.None).ConfigureAwait(false);
-            try
+        public ValueTask<bool> WriteAsync(DatabaseEngine engine, TransactionTableSql sql, List<PendingDecision> batch, List<string> forgets, IOBehavior io) =>
+            EngineWork.InTransactionAsync(engine, Connection, io, CancellationToken.None, async transaction =>
             {
+                var async = io == IOBehavior.Asynchronous;
                 foreach (var statement in sql.LogTransactionSetup)
                 {
                     await ExecuteAsync(Connection, transaction, statement, null, io, CancellationToken.None).ConfigureAwait(false);
@@ -601,27 +562,8 @@ internal sealed class CoordinatorLog : IAsyncDisposable
                     _ = async ? await Delete.ExecuteNonQueryAsync().ConfigureAwait(false) : Delete.ExecuteNonQuery();
                 }
 
-                if (async)
-                {
-                    await transaction.CommitAsync().ConfigureAwait(false);
-                }
-                else
-                {
-                    transaction.Commit();
-                }
-            }
-            finally
-            {
-                if (async)
-                {
-                    await transaction.DisposeAsync().ConfigureAwait(false);
-                }
-                else
-                {
-                    transaction.Dispose();
-                }
-            }
-        }
+                return true;
+            });
 
         public async ValueTask DisposeAsync(IOBehavior io)
         {

@@ -267,24 +267,20 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
     }
 
     /// <summary>Reads a last resource's own record of a decision on a new connection: its outcome, or null when there is none.</summary>
-    public static async ValueTask<char?> ReadLastResourceDecisionAsync(DatabaseEngine engine, string globalId, IOBehavior io, CancellationToken cancellationToken)
-    {
-        var connection = await engine.OpenConnectionAsync(io, cancellationToken).ConfigureAwait(false);
-        try
+    public static ValueTask<char?> ReadLastResourceDecisionAsync(DatabaseEngine engine, string globalId, IOBehavior io, CancellationToken cancellationToken) =>
+        EngineWork.WithConnectionAsync<char?>(engine, io, cancellationToken, async connection =>
         {
-            var outcome = await CoordinatorLog.QueryFirstAsync<string>(connection, null, engine.Dialect.TransactionTables.SelectDecision,
-                new { gtid = globalId }, io, cancellationToken).ConfigureAwait(false);
-            return outcome?[0];
-        }
-        catch (DbException e) when (engine.Dialect.Classify(e) == DatabaseErrorKind.UndefinedObject)
-        {
-            return null; // never a last resource
-        }
-        finally
-        {
-            await DatabaseEngine.CloseAsync(connection, io).ConfigureAwait(false);
-        }
-    }
+            try
+            {
+                var outcome = await CoordinatorLog.QueryFirstAsync<string>(connection, null, engine.Dialect.TransactionTables.SelectDecision,
+                    new { gtid = globalId }, io, cancellationToken).ConfigureAwait(false);
+                return outcome?[0];
+            }
+            catch (DbException e) when (engine.Dialect.Classify(e) == DatabaseErrorKind.UndefinedObject)
+            {
+                return null; // never a last resource
+            }
+        });
 
     /// <summary>Hands branches that could not be told the outcome to the background retry.</summary>
     public void RetryLater(string globalId, bool commit, IEnumerable<(string Database, TransactionBranch Branch)> branches, DatabaseEngine? decider)
@@ -443,18 +439,9 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
             var engine = _catalog.GetEngine(item.Database);
             try
             {
-                var connection = await engine.OpenConnectionAsync(IOBehavior.Asynchronous, cancellationToken).ConfigureAwait(false);
-                bool completed;
-                try
-                {
-                    completed = await PreparedBranches.CompleteAsync(engine.Dialect, connection, item.Branch, item.Commit, IOBehavior.Asynchronous, cancellationToken)
-                        .ConfigureAwait(false);
-                }
-                finally
-                {
-                    await DatabaseEngine.CloseAsync(connection, IOBehavior.Asynchronous).ConfigureAwait(false);
-                }
-
+                var completed = await EngineWork.WithConnectionAsync(engine, IOBehavior.Asynchronous, cancellationToken, connection =>
+                    PreparedBranches.CompleteAsync(engine.Dialect, connection, item.Branch, item.Commit, IOBehavior.Asynchronous, cancellationToken))
+                    .ConfigureAwait(false);
                 if (!completed)
                 {
                     throw new InvalidOperationException("the branch is still attached to a session that has not ended");
@@ -509,52 +496,21 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
     }
 
     /// <summary>Deletes decisions from a last resource's table, in one transaction.</summary>
-    public static async ValueTask DeleteDecisionsAsync(DatabaseEngine engine, IReadOnlyCollection<string> globalIds, IOBehavior io, CancellationToken cancellationToken)
-    {
-        if (globalIds.Count == 0)
-        {
-            return;
-        }
+    public static ValueTask<int> DeleteDecisionsAsync(DatabaseEngine engine, IReadOnlyCollection<string> globalIds, IOBehavior io, CancellationToken cancellationToken) =>
+        globalIds.Count == 0
+            ? new(0)
+            : EngineWork.WithConnectionAsync(engine, io, cancellationToken, connection =>
+                EngineWork.InTransactionAsync(engine, connection, io, cancellationToken, async transaction =>
+                {
+                    var deleted = 0;
+                    foreach (var gtid in globalIds)
+                    {
+                        deleted += await CoordinatorLog.ExecuteAsync(connection, transaction, engine.Dialect.TransactionTables.DeleteDecision, new { gtid }, io,
+                            cancellationToken).ConfigureAwait(false);
+                    }
 
-        var connection = await engine.OpenConnectionAsync(io, cancellationToken).ConfigureAwait(false);
-        try
-        {
-            var transaction = await engine.Dialect.BeginTransactionAsync(connection, engine.Definition, System.Data.IsolationLevel.Unspecified, false,
-                io == IOBehavior.Asynchronous, cancellationToken).ConfigureAwait(false);
-            try
-            {
-                foreach (var gtid in globalIds)
-                {
-                    await CoordinatorLog.ExecuteAsync(connection, transaction, engine.Dialect.TransactionTables.DeleteDecision, new { gtid }, io, cancellationToken)
-                        .ConfigureAwait(false);
-                }
-
-                if (io == IOBehavior.Synchronous)
-                {
-                    transaction.Commit();
-                }
-                else
-                {
-                    await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                }
-            }
-            finally
-            {
-                if (io == IOBehavior.Synchronous)
-                {
-                    transaction.Dispose();
-                }
-                else
-                {
-                    await transaction.DisposeAsync().ConfigureAwait(false);
-                }
-            }
-        }
-        finally
-        {
-            await DatabaseEngine.CloseAsync(connection, io).ConfigureAwait(false);
-        }
-    }
+                    return deleted;
+                }));
 
     internal static async ValueTask WaitAsync(SemaphoreSlim semaphore, IOBehavior io, CancellationToken cancellationToken)
     {

@@ -325,51 +325,24 @@ internal static class TransactionRecovery
     }
 
     /// <summary>Records a presumed abort in a last resource's table, unless its coordinator recorded the commit first.</summary>
-    private static async ValueTask<char> ClaimInLastResourceAsync(DatabaseEngine engine, string gtid, string participants, IOBehavior io,
+    private static ValueTask<char> ClaimInLastResourceAsync(DatabaseEngine engine, string gtid, string participants, IOBehavior io,
         CancellationToken cancellationToken)
     {
         var sql = engine.Dialect.TransactionTables;
-        var connection = await engine.OpenConnectionAsync(io, cancellationToken).ConfigureAwait(false);
-        try
+        return EngineWork.WithConnectionAsync(engine, io, cancellationToken, async connection =>
         {
             await CoordinatorLog.ExecuteAsync(connection, null, sql.CreateDecisionTable, null, io, cancellationToken).ConfigureAwait(false);
 
             // Waits for a last resource transaction in flight (SQLite: its write lock), so it sees that transaction's outcome.
-            var transaction = await engine.Dialect.BeginTransactionAsync(connection, engine.Definition, System.Data.IsolationLevel.Unspecified, false,
-                io == IOBehavior.Asynchronous, cancellationToken).ConfigureAwait(false);
-            try
+            return await EngineWork.InTransactionAsync(engine, connection, io, cancellationToken, async transaction =>
             {
                 await CoordinatorLog.ExecuteAsync(connection, transaction, sql.InsertDecisionIfAbsent,
                     new { gtid, outcome = "A", participants, decided = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() }, io, cancellationToken).ConfigureAwait(false);
                 var outcome = await CoordinatorLog.QueryFirstAsync<string>(connection, transaction, sql.SelectDecision, new { gtid }, io, cancellationToken)
                     .ConfigureAwait(false);
-                if (io == IOBehavior.Synchronous)
-                {
-                    transaction.Commit();
-                }
-                else
-                {
-                    await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                }
-
                 return outcome?[0] ?? 'A';
-            }
-            finally
-            {
-                if (io == IOBehavior.Synchronous)
-                {
-                    transaction.Dispose();
-                }
-                else
-                {
-                    await transaction.DisposeAsync().ConfigureAwait(false);
-                }
-            }
-        }
-        finally
-        {
-            await DatabaseEngine.CloseAsync(connection, io).ConfigureAwait(false);
-        }
+            }).ConfigureAwait(false);
+        });
     }
 
     private static string Scrub(Exception e, DatabaseDefinition definition) => SecretMasker.Scrub(e.Message, definition.Secrets);
