@@ -9,7 +9,7 @@ namespace Switchboard.PostgreSql;
 /// PostgreSQL through Npgsql. URLs follow libpq (<c>postgresql://user:pass@h1:5432,h2:5433/db?sslmode=require</c>);
 /// libpq query parameters are translated to Npgsql keywords, anything else is passed to Npgsql as a keyword.
 /// </summary>
-public sealed class PostgreSqlDialect : Dialect
+public sealed partial class PostgreSqlDialect : Dialect
 {
     private static readonly Dictionary<string, string> LibpqKeywords = new(StringComparer.OrdinalIgnoreCase)
     {

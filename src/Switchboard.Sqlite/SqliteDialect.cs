@@ -12,7 +12,7 @@ namespace Switchboard.Sqlite;
 /// Read-write transactions begin IMMEDIATE (as Rails does) so two writers queue on the busy timeout instead of failing
 /// on a lock upgrade; <c>transaction_mode=deferred</c> restores SQLite's default. Read-only sessions always begin DEFERRED.
 /// </summary>
-public sealed class SqliteDialect : Dialect
+public sealed partial class SqliteDialect : Dialect
 {
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _journalModeSet = new();
 

@@ -9,7 +9,7 @@ namespace Switchboard;
 /// <see cref="DatabaseEngine"/> (pool) on first use, exactly once even under concurrency. Disposing the catalog closes
 /// every pool. Names are case-insensitive. Thread-safe.
 /// </summary>
-public sealed class SwitchboardCatalog : IDisposable, IAsyncDisposable
+public sealed partial class SwitchboardCatalog : IDisposable, IAsyncDisposable
 {
     private readonly FrozenDictionary<string, EngineSlot> _slots;
     private readonly ILoggerFactory _loggerFactory;
@@ -104,6 +104,7 @@ public sealed class SwitchboardCatalog : IDisposable, IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
+            DisposeTenants();
             foreach (var slot in _slots.Values)
             {
                 slot.Created?.Dispose();
@@ -115,6 +116,7 @@ public sealed class SwitchboardCatalog : IDisposable, IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
+            await DisposeTenantsAsync().ConfigureAwait(false);
             foreach (var slot in _slots.Values)
             {
                 if (slot.Created is { } engine)

@@ -9,7 +9,7 @@ namespace Switchboard;
 /// Collects named databases from code and configuration, then <see cref="Build"/> validates all of them at once and
 /// freezes them into a <see cref="SwitchboardCatalog"/>. A builder that has built refuses further changes.
 /// </summary>
-public sealed class SwitchboardCatalogBuilder
+public sealed partial class SwitchboardCatalogBuilder
 {
     private static readonly TimeSpan DefaultCommandTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(15);
@@ -123,6 +123,7 @@ public sealed class SwitchboardCatalogBuilder
             }
         }
 
+        var attachShardsAndTenants = BuildShardsAndTenants(definitions, problems);
         if (problems.Count > 0)
         {
             // Grouped by database, in a stable order, so a long list reads like the configuration file.
@@ -130,7 +131,9 @@ public sealed class SwitchboardCatalogBuilder
         }
 
         _built = true;
-        return new SwitchboardCatalog(definitions, _loggerFactory);
+        var catalog = new SwitchboardCatalog(definitions, _loggerFactory);
+        attachShardsAndTenants(catalog);
+        return catalog;
     }
 
     private DatabaseDefinition? Validate(string name, DatabaseOptions options, List<ConfigurationProblem> problems)

@@ -18,6 +18,7 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
     private readonly SemaphoreSlim _gate;
     private readonly StateChangeEventHandler _onStateChange;
     private readonly ILogger _logger;
+    private readonly IConnectionBudget? _budget;
     private string? _serverVersion;
     private int _waiting;
     private long _checkouts;
@@ -25,10 +26,11 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
     private long _connectFailures;
     private int _disposed;
 
-    internal DatabaseEngine(DatabaseDefinition definition, ILogger logger)
+    internal DatabaseEngine(DatabaseDefinition definition, ILogger logger, IConnectionBudget? budget = null)
     {
         Definition = definition;
         _logger = logger;
+        _budget = budget;
         _dataSource = definition.Dialect.CreateDataSource(definition);
         _gate = new SemaphoreSlim(definition.Pool.MaxSize, definition.Pool.MaxSize);
         _onStateChange = OnConnectionStateChange;
@@ -95,6 +97,19 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         await AcquireAsync(io, cancellationToken).ConfigureAwait(false);
+        if (_budget is not null)
+        {
+            try
+            {
+                await _budget.AcquireAsync(io, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                _gate.Release();
+                throw;
+            }
+        }
+
         DbConnection connection;
         try
         {
@@ -102,7 +117,7 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
         }
         catch
         {
-            _gate.Release();
+            ReleaseGate();
             throw;
         }
 
@@ -249,8 +264,14 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
         if (e.OriginalState == ConnectionState.Open && e.CurrentState is ConnectionState.Closed or ConnectionState.Broken)
         {
             ((DbConnection)sender).StateChange -= _onStateChange;
-            _gate.Release();
+            ReleaseGate();
         }
+    }
+
+    private void ReleaseGate()
+    {
+        _budget?.Release();
+        _gate.Release();
     }
 
     private static string? ReadServerVersion(DbConnection connection)

@@ -17,16 +17,19 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
 {
     private readonly DatabaseEngine _engine;
     private readonly ILogger _logger;
+    private readonly IDisposable? _lease;
     private DbConnection? _connection;
     private DbTransaction? _transaction;
     private bool _statementFailed;
     private bool _disposed;
 
-    internal DatabaseSession(DatabaseEngine engine, SessionOptions options, ILogger logger)
+    // lease: keeps an engine that can be evicted (a tenant's) in memory until the session is disposed.
+    internal DatabaseSession(DatabaseEngine engine, SessionOptions options, ILogger logger, IDisposable? lease = null)
     {
         _engine = engine;
         Options = options;
         _logger = logger;
+        _lease = lease;
     }
 
     /// <summary>The named database this session works on.</summary>
@@ -192,6 +195,10 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
             // Dispose must not throw; a failed rollback leaves nothing behind once the connection is closed.
             var errorType = e.GetType().Name;
             LogDisposeFailed(_logger, DatabaseName, errorType);
+        }
+        finally
+        {
+            _lease?.Dispose();
         }
     }
 
