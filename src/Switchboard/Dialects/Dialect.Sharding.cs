@@ -1,3 +1,5 @@
+using System.Data.Common;
+
 namespace Switchboard.Dialects;
 
 /// <summary>SQL of directory tables (a shard map's lookup table, a tenant set's catalog table).</summary>
@@ -17,4 +19,11 @@ public abstract partial class Dialect
     /// <summary>A statement changing the value of one directory row (<c>@key</c>, <c>@value</c>).</summary>
     public virtual string DirectoryUpdateSql(string table, string keyColumn, string valueColumn) =>
         $"UPDATE {table} SET {valueColumn} = @value WHERE {keyColumn} = @key";
+
+    /// <summary>
+    /// Makes cancelling <paramref name="cancellationToken"/> stop the statement running on <paramref name="connection"/>,
+    /// for drivers that only check the token between steps. Dispose the result before the connection is returned.
+    /// Default: nothing (the driver honours the token itself).
+    /// </summary>
+    public virtual IDisposable? InterruptOnCancel(DbConnection connection, CancellationToken cancellationToken) => null;
 }

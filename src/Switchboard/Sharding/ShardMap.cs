@@ -39,6 +39,16 @@ public sealed class ShardMap
 
     internal SwitchboardCatalog Catalog => _catalog;
 
+    /// <summary>
+    /// The shard index the hash strategy gives a key among <paramref name="shardCount"/> shards — the same in every
+    /// process, on every machine, in every version. Useful to plan adding shards (which keys would move).
+    /// </summary>
+    public static int HashShardIndex(ShardKey key, int shardCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(shardCount, 1);
+        return StableHash.Bucket(key, shardCount);
+    }
+
     /// <summary>The shard that holds a key. A lookup map may ask its directory table (blocking; prefer <see cref="ForKeyAsync"/>).</summary>
     public Shard ForKey(ShardKey key) => Shards[_router.LocateAsync(key, IOBehavior.Synchronous, CancellationToken.None).GetCompletedResult()];
 

@@ -196,10 +196,11 @@ public sealed class ShardQuery<T> : IAsyncEnumerable<ShardRow<T>>
             var seconds = Math.Max(1, (int)(options.CommandTimeout ?? engine.Definition.CommandTimeout).TotalSeconds);
             var command = new CommandDefinition(_sql, _parameters, transaction, seconds, cancellationToken: stop.Token);
             DbDataReader? reader = null;
+            var interrupt = engine.Dialect.InterruptOnCancel(connection, stop.Token);
             try
             {
                 reader = await connection.ExecuteReaderAsync(command).ConfigureAwait(false);
-                var parser = reader.GetRowParser<T>();
+                var parser = reader.GetRowParser(typeof(T));
                 var count = 0;
                 var cap = _limit ?? int.MaxValue;
                 while (await reader.ReadAsync(stop.Token).ConfigureAwait(false))
@@ -211,7 +212,7 @@ public sealed class ShardQuery<T> : IAsyncEnumerable<ShardRow<T>>
                         break;
                     }
 
-                    await write(parser(reader)).ConfigureAwait(false);
+                    await write(AsRow(parser(reader))).ConfigureAwait(false);
                     count++;
                 }
             }
@@ -232,8 +233,31 @@ public sealed class ShardQuery<T> : IAsyncEnumerable<ShardRow<T>>
                         // The statement was cancelled on purpose; the transaction is rolled back with the session.
                     }
                 }
+
+                // Before the connection goes back to the pool, so that a late interrupt cannot hit the next user's statement.
+                interrupt?.Dispose();
             }
         }
+    }
+
+    /// <summary>
+    /// Dapper's untyped row parser gives a scalar as the provider returns it (an Int64 for SQLite's COUNT); convert it
+    /// to <typeparamref name="T"/> as Dapper's Query would, so that <c>Query&lt;int&gt;</c> works on every dialect.
+    /// </summary>
+    private static T AsRow(object? value)
+    {
+        if (value is T row)
+        {
+            return row;
+        }
+
+        if (value is null or DBNull)
+        {
+            return default!;
+        }
+
+        var target = Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T);
+        return (T)(target.IsEnum ? Enum.ToObject(target, value) : Convert.ChangeType(value, target, System.Globalization.CultureInfo.InvariantCulture));
     }
 
     /// <summary>Orders the merge heap by the query's order, then by shard position so equal keys come out deterministically.</summary>
