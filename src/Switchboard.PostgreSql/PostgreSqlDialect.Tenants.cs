@@ -17,40 +17,46 @@ public sealed partial class PostgreSqlDialect
     {
         ArgumentNullException.ThrowIfNull(database);
         ArgumentNullException.ThrowIfNull(creation);
-        var name = DatabaseName(database);
-        var sql = "CREATE DATABASE " + QuoteIdentifier(name);
+        var sql = "CREATE DATABASE " + QuoteIdentifier(DatabaseName(database));
         if (creation.Template is { Length: > 0 } template)
         {
             sql += " TEMPLATE " + QuoteIdentifier(template);
         }
 
-        await RunOnMaintenanceAsync(database, creation, sql, null, async, cancellationToken).ConfigureAwait(false);
-    }
-
-    public override async ValueTask<bool> DropDatabaseAsync(DatabaseDefinition database, DatabaseCreation creation, bool async,
-        CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(database);
-        ArgumentNullException.ThrowIfNull(creation);
-        if (!await DatabaseExistsAsync(database, creation, async, cancellationToken).ConfigureAwait(false))
+        await OnMaintenanceAsync(database, creation, async c =>
         {
-            return false;
-        }
-
-        // WITH (FORCE) (PostgreSQL 13+) ends other sessions on it, so a tenant being dropped cannot block the drop.
-        var sql = "DROP DATABASE IF EXISTS " + QuoteIdentifier(DatabaseName(database)) + " WITH (FORCE)";
-        await RunOnMaintenanceAsync(database, creation, sql, null, async, cancellationToken).ConfigureAwait(false);
-        return true;
+            await RunAsync(c, sql, null, async, cancellationToken).ConfigureAwait(false);
+            return true;
+        }, async, cancellationToken).ConfigureAwait(false);
     }
 
-    public override async ValueTask<bool> DatabaseExistsAsync(DatabaseDefinition database, DatabaseCreation creation, bool async,
+    public override ValueTask<bool> DropDatabaseAsync(DatabaseDefinition database, DatabaseCreation creation, bool async,
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(database);
         ArgumentNullException.ThrowIfNull(creation);
-        var found = await RunOnMaintenanceAsync(database, creation, "SELECT 1 FROM pg_database WHERE datname = $1", DatabaseName(database),
-            async, cancellationToken).ConfigureAwait(false);
-        return found is not null;
+        var name = DatabaseName(database);
+        return OnMaintenanceAsync(database, creation, async c =>
+        {
+            if (await RunAsync(c, ExistsSql, name, async, cancellationToken).ConfigureAwait(false) is null)
+            {
+                return false;
+            }
+
+            // WITH (FORCE) (PostgreSQL 13+) ends other sessions on it, so a tenant being dropped cannot block the drop.
+            await RunAsync(c, "DROP DATABASE IF EXISTS " + QuoteIdentifier(name) + " WITH (FORCE)", null, async, cancellationToken).ConfigureAwait(false);
+            return true;
+        }, async, cancellationToken);
+    }
+
+    public override ValueTask<bool> DatabaseExistsAsync(DatabaseDefinition database, DatabaseCreation creation, bool async,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        ArgumentNullException.ThrowIfNull(creation);
+        var name = DatabaseName(database);
+        return OnMaintenanceAsync(database, creation,
+            async c => await RunAsync(c, ExistsSql, name, async, cancellationToken).ConfigureAwait(false) is not null, async, cancellationToken);
     }
 
     public override void ClearIdleConnections(DbDataSource dataSource)
@@ -73,11 +79,14 @@ public sealed partial class PostgreSqlDialect
     /// <summary>Quotes an identifier, doubling embedded quotes, so any name is taken literally.</summary>
     private static string QuoteIdentifier(string name) => "\"" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
-    private static async ValueTask<object?> RunOnMaintenanceAsync(DatabaseDefinition database, DatabaseCreation creation, string sql,
-        string? parameter, bool async, CancellationToken cancellationToken)
+    private const string ExistsSql = "SELECT 1 FROM pg_database WHERE datname = $1";
+
+    /// <summary>Runs work on an unpooled connection to the server's maintenance database.</summary>
+    private static async ValueTask<T> OnMaintenanceAsync<T>(DatabaseDefinition database, DatabaseCreation creation,
+        Func<NpgsqlConnection, ValueTask<T>> work, bool async, CancellationToken cancellationToken)
     {
-        // An unpooled connection: CREATE/DROP DATABASE are rare, and a pooled idle connection to the maintenance
-        // database would be one more server connection outside every limit.
+        // Unpooled: CREATE/DROP DATABASE are rare, and a pooled idle connection to the maintenance database would be
+        // one more server connection outside every limit.
         var builder = new NpgsqlConnectionStringBuilder(database.Connection.ConnectionString)
         {
             Database = creation.MaintenanceDatabase ?? "postgres",
@@ -86,20 +95,16 @@ public sealed partial class PostgreSqlDialect
         var connection = new NpgsqlConnection(builder.ConnectionString);
         try
         {
-            using var command = new NpgsqlCommand(sql, connection);
-            if (parameter is not null)
+            if (async)
             {
-                command.Parameters.Add(new NpgsqlParameter { Value = parameter });
+                await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
             }
-
-            if (!async)
+            else
             {
                 connection.Open();
-                return command.ExecuteScalar();
             }
 
-            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-            return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+            return await work(connection).ConfigureAwait(false);
         }
         finally
         {
@@ -112,5 +117,16 @@ public sealed partial class PostgreSqlDialect
                 connection.Dispose();
             }
         }
+    }
+
+    private static async ValueTask<object?> RunAsync(NpgsqlConnection connection, string sql, string? parameter, bool async, CancellationToken cancellationToken)
+    {
+        using var command = new NpgsqlCommand(sql, connection);
+        if (parameter is not null)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = parameter });
+        }
+
+        return async ? await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) : command.ExecuteScalar();
     }
 }
