@@ -14,7 +14,9 @@ namespace Switchboard.Sqlite;
 /// </summary>
 public sealed partial class SqliteDialect : Dialect
 {
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _journalModeSet = new();
+    // Keyed by definition (one per engine), not by connection string: entries go with their engines, so thousands of
+    // tenant databases coming and going do not grow it forever.
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<DatabaseDefinition, object> _journalModeSet = new();
 
     public override string Name => "sqlite";
 
@@ -111,14 +113,14 @@ public sealed partial class SqliteDialect : Dialect
         CancellationToken cancellationToken)
     {
         // The journal mode belongs to the file: set it once per engine, on the first connection.
-        if (_journalModeSet.ContainsKey(definition.Connection.ConnectionString) || connection.ConnectionString.Contains("Mode=Memory", StringComparison.OrdinalIgnoreCase))
+        if (_journalModeSet.TryGetValue(definition, out _) || connection.ConnectionString.Contains("Mode=Memory", StringComparison.OrdinalIgnoreCase))
         {
             return default;
         }
 
         var mode = Option(definition, "journal_mode") ?? Option(definition, "journalmode") ?? "wal";
         var readOnly = Option(definition, "mode")?.ToLowerInvariant() is "ro" or "readonly";
-        _journalModeSet.TryAdd(definition.Connection.ConnectionString, 0);
+        _journalModeSet.TryAdd(definition, definition);
         return readOnly ? default : ExecuteAsync(connection, null, "PRAGMA journal_mode = " + mode.ToLowerInvariant(), async, cancellationToken);
     }
 
