@@ -35,7 +35,7 @@ public sealed class PostgreSqlTenantTests(DatabaseServers servers)
     private async Task<long> SettledServerConnectionsAsync(long expected)
     {
         var count = await ServerConnectionsAsync();
-        for (var attempt = 0; attempt < 40 && count != expected; attempt++)
+        for (var attempt = 0; attempt < 40 && count > expected; attempt++)
         {
             await Task.Delay(50);
             count = await ServerConnectionsAsync();
@@ -80,7 +80,7 @@ public sealed class PostgreSqlTenantTests(DatabaseServers servers)
             Assert.Equal(["schema", tenant], owners);
         }
 
-        Assert.InRange(await ServerConnectionsAsync(), 1, 2); // the limit of 2, seen by the server
+        Assert.InRange(await SettledServerConnectionsAsync(2), 1, 2); // the limit of 2, seen by the server
 
         var exists = await Assert.ThrowsAsync<DatabaseCommandException>(() => set.CreateAsync("acme"));
         Assert.Contains("customers/acme", exists.Message);

@@ -162,7 +162,8 @@ public sealed class SqliteTenantTests : IDisposable
         Assert.Equal(1, OpenFiles(_folder));
         await pinned.CommitAsync();
         await pinned.DisposeAsync();
-        Assert.Equal(1, set.EvictIdle(TimeSpan.Zero));
+        Assert.InRange(set.EvictIdle(TimeSpan.Zero), 0, 1); // 0 if the sweeper was quicker
+        Assert.Equal(0, set.GetStatistics().Engines);
         Assert.Equal(0, OpenFiles(_folder));
         Assert.Equal(0, set.GetStatistics().OpenConnections);
     }
