@@ -6,29 +6,15 @@ namespace Switchboard.Tests.PostgreSql;
 
 /// <summary>One shard map over two PostgreSQL databases and two SQLite files: the merge does not care what a shard is.</summary>
 [Collection(ServersCollection.Name)]
-public sealed class MixedFanOutTests(DatabaseServers servers) : FanOutContractTests
+public sealed class MixedFanOutTests(DatabaseServers servers, FanOutFixtureHolder holder) : FanOutContractTests, IClassFixture<FanOutFixtureHolder>
 {
-    private static readonly SemaphoreSlim Gate = new(1, 1);
-    private static FanOutFixture? s_fixture;
-
     // Each kind of shard gets the same statement: a recursive count that takes far longer than the test waits.
     protected override string LongRunningSql =>
         "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000000) SELECT COUNT(*) FROM c";
 
-    protected override async Task<FanOutFixture> FixtureAsync()
-    {
-        await Gate.WaitAsync();
-        try
-        {
-            return s_fixture ??= await CreateAsync(servers);
-        }
-        finally
-        {
-            Gate.Release();
-        }
-    }
+    protected override Task<FanOutFixture> FixtureAsync() => holder.GetAsync(() => CreateAsync(servers));
 
-    private static async Task<FanOutFixture> CreateAsync(DatabaseServers servers)
+    private static async Task<(FanOutFixture, Func<Task>)> CreateAsync(DatabaseServers servers)
     {
         var folder = Directory.CreateTempSubdirectory("switchboard-mixed-").FullName;
         var catalog = SwitchboardCatalog.CreateBuilder()
@@ -43,6 +29,7 @@ public sealed class MixedFanOutTests(DatabaseServers servers) : FanOutContractTe
             .Build();
         var events = EventData.Generate(2000, seed: 11);
         await EventData.LoadAsync(catalog, catalog.Shards("events"), Whole, events);
-        return new FanOutFixture(catalog, events, [servers.PgPassword]);
+        var fixture = new FanOutFixture(catalog, events, [servers.PgPassword]);
+        return (fixture, () => fixture.DeleteAsync(servers, folder));
     }
 }

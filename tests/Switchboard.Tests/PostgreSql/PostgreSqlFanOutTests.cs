@@ -7,27 +7,13 @@ namespace Switchboard.Tests.PostgreSql;
 
 /// <summary>Fan-out over 8 PostgreSQL databases (hash map by tenant), compared with one database holding every row.</summary>
 [Collection(ServersCollection.Name)]
-public sealed class PostgreSqlFanOutTests(DatabaseServers servers) : FanOutContractTests
+public sealed class PostgreSqlFanOutTests(DatabaseServers servers, FanOutFixtureHolder holder) : FanOutContractTests, IClassFixture<FanOutFixtureHolder>
 {
-    private static readonly SemaphoreSlim Gate = new(1, 1);
-    private static FanOutFixture? s_fixture;
-
     protected override string LongRunningSql => "SELECT 1::bigint FROM pg_sleep(60)";
 
-    protected override async Task<FanOutFixture> FixtureAsync()
-    {
-        await Gate.WaitAsync();
-        try
-        {
-            return s_fixture ??= await CreateAsync(servers);
-        }
-        finally
-        {
-            Gate.Release();
-        }
-    }
+    protected override Task<FanOutFixture> FixtureAsync() => holder.GetAsync(() => CreateAsync(servers));
 
-    private static async Task<FanOutFixture> CreateAsync(DatabaseServers servers)
+    private static async Task<(FanOutFixture, Func<Task>)> CreateAsync(DatabaseServers servers)
     {
         var builder = SwitchboardCatalog.CreateBuilder().AddDatabase(Whole, servers.PgUrl(await servers.CreatePgDatabaseAsync("fan_whole")));
         var shards = new List<string>();
@@ -44,7 +30,8 @@ public sealed class PostgreSqlFanOutTests(DatabaseServers servers) : FanOutContr
             .Build();
         var events = EventData.Generate(3000);
         await EventData.LoadAsync(catalog, catalog.Shards("events"), Whole, events);
-        return new FanOutFixture(catalog, events, [servers.PgPassword]);
+        var fixture = new FanOutFixture(catalog, events, [servers.PgPassword]);
+        return (fixture, () => fixture.DeleteAsync(servers, null));
     }
 
     protected override async Task AfterCancellationAsync(FanOutFixture fixture)

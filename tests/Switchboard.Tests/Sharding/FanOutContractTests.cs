@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using Npgsql;
 using Switchboard.Sharding;
+using Switchboard.Tests.Rig;
 
 namespace Switchboard.Tests.Sharding;
 
@@ -17,6 +19,62 @@ public sealed class FanOutFixture(SwitchboardCatalog catalog, IReadOnlyList<Even
 
     /// <summary>The shards of <see cref="Map"/> plus one that cannot be reached.</summary>
     public ShardMap Broken => Catalog.Shards("broken");
+
+    /// <summary>Closes the pools, drops the fixture's PostgreSQL databases and deletes its folder.</summary>
+    public async Task DeleteAsync(DatabaseServers? servers, string? folder)
+    {
+        var databases = Catalog.Databases.Where(d => d.Dialect.Name == "postgresql" && d.Name != "missing")
+            .Select(d => d.Connection.Database!).ToList();
+        await Catalog.DisposeAsync();
+        if (servers is not null && databases.Count > 0)
+        {
+            await using var admin = new NpgsqlConnection(servers.PgAdminConnectionString());
+            await admin.OpenAsync();
+            foreach (var database in databases)
+            {
+                await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)", admin);
+                await drop.ExecuteNonQueryAsync();
+            }
+        }
+
+        if (folder is not null)
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+}
+
+/// <summary>
+/// Holds one test class's <see cref="FanOutFixture"/>: created by the first test that asks, deleted by xunit when the
+/// class's tests are done (while the servers still run).
+/// </summary>
+public sealed class FanOutFixtureHolder : IAsyncLifetime
+{
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private FanOutFixture? _fixture;
+    private Func<Task>? _delete;
+
+    public async Task<FanOutFixture> GetAsync(Func<Task<(FanOutFixture Fixture, Func<Task> Delete)>> create)
+    {
+        await _gate.WaitAsync();
+        try
+        {
+            if (_fixture is null)
+            {
+                (_fixture, _delete) = await create();
+            }
+
+            return _fixture;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync() => _delete?.Invoke() ?? Task.CompletedTask;
 }
 
 /// <summary>

@@ -4,16 +4,14 @@ using Switchboard.Tests.Sharding;
 namespace Switchboard.Tests.Sqlite;
 
 /// <summary>Fan-out over five SQLite files (hash map by tenant), compared with one file holding every row.</summary>
-public sealed class SqliteFanOutTests : FanOutContractTests
+public sealed class SqliteFanOutTests(FanOutFixtureHolder holder) : FanOutContractTests, IClassFixture<FanOutFixtureHolder>
 {
-    private static readonly Lazy<Task<FanOutFixture>> Fixture = new(CreateAsync);
-
     protected override string LongRunningSql =>
         "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000000) SELECT COUNT(*) FROM c";
 
-    protected override Task<FanOutFixture> FixtureAsync() => Fixture.Value;
+    protected override Task<FanOutFixture> FixtureAsync() => holder.GetAsync(CreateAsync);
 
-    private static async Task<FanOutFixture> CreateAsync()
+    private static async Task<(FanOutFixture, Func<Task>)> CreateAsync()
     {
         var folder = Directory.CreateTempSubdirectory("switchboard-fanout-").FullName;
         var builder = SwitchboardCatalog.CreateBuilder().AddDatabase(Whole, $"sqlite:///{folder}/whole.db");
@@ -30,6 +28,7 @@ public sealed class SqliteFanOutTests : FanOutContractTests
             .Build();
         var events = EventData.Generate(2500, seed: 3);
         await EventData.LoadAsync(catalog, catalog.Shards("events"), Whole, events);
-        return new FanOutFixture(catalog, events, []);
+        var fixture = new FanOutFixture(catalog, events, []);
+        return (fixture, () => fixture.DeleteAsync(null, folder));
     }
 }
