@@ -46,5 +46,8 @@ public static class SwitchboardCli
     [
         CheckCommand.Create(context),
         SqlCommand.Create(context),
+        SchemaCommand.Create(context),
+        DiffCommand.Create(context),
+        RecoverCommand.Create(context),
     ];
 }

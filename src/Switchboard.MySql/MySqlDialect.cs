@@ -10,7 +10,7 @@ namespace Switchboard.MySql;
 /// MySQL and MariaDB through any ADO.NET driver's <see cref="DbProviderFactory"/> (MySqlConnector or MySql.Data).
 /// The parameterless constructor finds whichever of the two the application references.
 /// </summary>
-public sealed class MySqlDialect : Dialect
+public sealed partial class MySqlDialect : Dialect
 {
     private static readonly Dictionary<string, string> UrlKeywords = new(StringComparer.OrdinalIgnoreCase)
     {
@@ -23,8 +23,9 @@ public sealed class MySqlDialect : Dialect
 
     private readonly MySqlDriver _driver;
 
-    // Physical connections (by server thread id) that already had their result charset fixed.
-    private readonly ConcurrentDictionary<(string Database, int ThreadId), byte> _prepared = new();
+    // Physical connections that already had their result charset fixed, by server (host, port) and thread id: thread
+    // ids are unique per server only, and one named database may span several servers (replicas).
+    private readonly ConcurrentDictionary<(string Server, int ThreadId), byte> _prepared = new();
 
     /// <summary>Uses the MySQL driver the application references (MySqlConnector first, then MySql.Data).</summary>
     public MySqlDialect()
@@ -138,7 +139,7 @@ public sealed class MySqlDialect : Dialect
 
         // Once per physical connection (pooled connections keep session variables), not once per checkout.
         var threadId = _driver.ServerThreadId(connection);
-        if (threadId is { } id && _prepared.ContainsKey((definition.Name, id)))
+        if (threadId is { } id && _prepared.ContainsKey((definition.Target, id)))
         {
             return;
         }
@@ -151,7 +152,7 @@ public sealed class MySqlDialect : Dialect
                 _prepared.Clear(); // ids of closed connections accumulate; forgetting only costs one SET each
             }
 
-            _prepared.TryAdd((definition.Name, newId), 0);
+            _prepared.TryAdd((definition.Target, newId), 0);
         }
     }
 

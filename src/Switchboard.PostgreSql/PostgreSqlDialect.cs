@@ -63,8 +63,7 @@ public sealed partial class PostgreSqlDialect : Dialect
         builder.CommandTimeout = Math.Max(1, (int)request.CommandTimeout.TotalSeconds);
         foreach (var (key, value) in request.ProviderOptions)
         {
-            var keyword = LibpqKeywords.GetValueOrDefault(key, key);
-            builder[keyword] = keyword == "SSL Mode" ? SslMode(value) : value;
+            ApplyOption(builder, key, value);
         }
 
         if (string.IsNullOrWhiteSpace(builder.Host))
@@ -108,6 +107,13 @@ public sealed partial class PostgreSqlDialect : Dialect
         NpgsqlException { IsTransient: true } => DatabaseErrorKind.ConnectionLost,
         _ => base.Classify(exception),
     };
+
+    /// <summary>A URL query parameter or Options entry: libpq names are translated to Npgsql keywords.</summary>
+    private static void ApplyOption(NpgsqlConnectionStringBuilder builder, string key, string value)
+    {
+        var keyword = LibpqKeywords.GetValueOrDefault(key, key);
+        builder[keyword] = keyword == "SSL Mode" ? SslMode(value) : value;
+    }
 
     private static string Bracket(string host) => host.Contains(':', StringComparison.Ordinal) ? "[" + host + "]" : host;
 

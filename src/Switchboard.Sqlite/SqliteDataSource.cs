@@ -34,6 +34,8 @@ internal sealed class SqliteDataSource : DbDataSource
 
     public override string ConnectionString => _connectionString;
 
+    public bool IsMemory => _memoryKeeper is not null;
+
     protected override DbConnection CreateDbConnection()
     {
         if (!_folderReady)

@@ -14,9 +14,8 @@ namespace Switchboard.Sqlite;
 /// </summary>
 public sealed partial class SqliteDialect : Dialect
 {
-    // Keyed by definition (one per engine), not by connection string: entries go with their engines, so thousands of
-    // tenant databases coming and going do not grow it forever.
-    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<DatabaseDefinition, object> _journalModeSet = new();
+    // Per-engine settings, read from the options once when the engine's data source is created.
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<DatabaseDefinition, EngineState> _states = [];
 
     public override string Name => "sqlite";
 
@@ -107,21 +106,30 @@ public sealed partial class SqliteDialect : Dialect
         return new ConnectionSettings(builder.ConnectionString, target, [], target, null, secrets);
     }
 
-    public override DbDataSource CreateDataSource(DatabaseDefinition definition) => new SqliteDataSource(definition);
+    public override DbDataSource CreateDataSource(DatabaseDefinition definition)
+    {
+        var dataSource = new SqliteDataSource(definition);
+        _states.AddOrUpdate(definition, new EngineState
+        {
+            DeferredWriters = Option(definition, "transaction_mode")?.Equals("deferred", StringComparison.OrdinalIgnoreCase) == true,
+            JournalMode = dataSource.IsMemory || Option(definition, "mode")?.ToLowerInvariant() is "ro" or "readonly"
+                ? null
+                : (Option(definition, "journal_mode") ?? Option(definition, "journalmode") ?? "wal").ToLowerInvariant(),
+        });
+        return dataSource;
+    }
 
     public override ValueTask OnConnectionOpenedAsync(DbConnection connection, DatabaseDefinition definition, bool async,
         CancellationToken cancellationToken)
     {
         // The journal mode belongs to the file: set it once per engine, on the first connection.
-        if (_journalModeSet.TryGetValue(definition, out _) || connection.ConnectionString.Contains("Mode=Memory", StringComparison.OrdinalIgnoreCase))
+        if (!_states.TryGetValue(definition, out var state) || state.JournalMode is not { } mode || state.JournalModeSet)
         {
             return default;
         }
 
-        var mode = Option(definition, "journal_mode") ?? Option(definition, "journalmode") ?? "wal";
-        var readOnly = Option(definition, "mode")?.ToLowerInvariant() is "ro" or "readonly";
-        _journalModeSet.TryAdd(definition, definition);
-        return readOnly ? default : ExecuteAsync(connection, null, "PRAGMA journal_mode = " + mode.ToLowerInvariant(), async, cancellationToken);
+        state.JournalModeSet = true;
+        return ExecuteAsync(connection, null, "PRAGMA journal_mode = " + mode, async, cancellationToken);
     }
 
     public override async ValueTask<DbTransaction> BeginTransactionAsync(DbConnection connection, DatabaseDefinition definition, IsolationLevel isolationLevel, bool isReadOnly,
@@ -135,7 +143,7 @@ public sealed partial class SqliteDialect : Dialect
 
         // SQLite has one isolation level (serializable); ReadUncommitted only matters with a shared cache.
         var level = isolationLevel == IsolationLevel.ReadUncommitted ? IsolationLevel.ReadUncommitted : IsolationLevel.Serializable;
-        var deferred = isReadOnly || Option(definition, "transaction_mode") is { } mode && mode.Equals("deferred", StringComparison.OrdinalIgnoreCase);
+        var deferred = isReadOnly || (_states.TryGetValue(definition, out var state) && state.DeferredWriters);
         return sqlite.BeginTransaction(level, deferred);
     }
 
@@ -179,5 +187,15 @@ public sealed partial class SqliteDialect : Dialect
     {
         problems.Add(problem);
         return fallback;
+    }
+
+    private sealed class EngineState
+    {
+        public bool DeferredWriters { get; init; }
+
+        /// <summary>The journal mode to set on first open; null for memory and read-only databases.</summary>
+        public string? JournalMode { get; init; }
+
+        public volatile bool JournalModeSet;
     }
 }

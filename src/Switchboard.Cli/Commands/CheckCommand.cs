@@ -11,7 +11,7 @@ internal static class CheckCommand
     public static Command Create(CliContext context)
     {
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
-        var command = new Command("check", "Connect to every configured database and report version, latency and pool.") { json };
+        var command = new Command("check", "Connect to every configured database and report version, latency and pool; for a replicated database, each host's role, lag and circuit breaker.") { json };
         command.SetAction(async (parse, cancellationToken) =>
         {
             await using var catalog = context.LoadCatalog(parse);
@@ -33,6 +33,20 @@ internal static class CheckCommand
                     latencyMs = r.Latency?.TotalMilliseconds,
                     pool = r.Pool is { } p ? new { inUse = p.InUse, maxSize = p.MaxSize, waiting = p.Waiting } : null,
                     error = r.Error,
+                    hosts = r.Hosts?.Select(h => new
+                    {
+                        target = h.Target,
+                        role = h.Role.ToString().ToLowerInvariant(),
+                        primary = h.IsPrimary,
+                        reachable = h.IsReachable,
+                        lagMs = h.Lag?.TotalMilliseconds,
+                        position = h.Position,
+                        breaker = h.Breaker.ToString().ToLowerInvariant(),
+                        breakerRetryAfterMs = h.BreakerRetryAfter?.TotalMilliseconds,
+                        inUse = h.InUse,
+                        checkMs = h.Latency?.TotalMilliseconds,
+                        note = h.Error,
+                    }),
                 }), CliJson.Options)).ConfigureAwait(false);
             }
             else
@@ -52,6 +66,26 @@ internal static class CheckCommand
                 }
 
                 context.Console.Write(table);
+                foreach (var r in results.Where(r => r.Hosts is { Count: > 0 }))
+                {
+                    // A replicated database: one row per host, as the monitor saw it just now.
+                    var hosts = new Table().Border(TableBorder.Rounded).Title(Markup.Escape(r.Name) + " hosts")
+                        .AddColumns("Host", "Role", "Lag", "Position", "Check", "In use", "Breaker", "Note");
+                    foreach (var h in r.Hosts!)
+                    {
+                        hosts.AddRow(
+                            Markup.Escape(h.Target),
+                            HostRole(h),
+                            h.Lag is { } lag ? Milliseconds(lag) : "-",
+                            Markup.Escape(h.Position ?? "-"),
+                            h.Latency is { } check ? Milliseconds(check) : "-",
+                            h.InUse.ToString(CultureInfo.InvariantCulture),
+                            Breaker(h),
+                            Markup.Escape(h.Error ?? ""));
+                    }
+
+                    context.Console.Write(hosts);
+                }
                 context.Console.MarkupLine($"[grey]{Markup.Escape(context.ConfigurationSource)}[/]");
             }
 
@@ -59,6 +93,18 @@ internal static class CheckCommand
         });
         return command;
     }
+
+    private static string Milliseconds(TimeSpan value) => value.TotalMilliseconds.ToString("0.0", CultureInfo.InvariantCulture) + " ms";
+
+    private static string HostRole(HostStatus h) =>
+        !h.IsReachable ? "[red]unreachable[/]" : h.IsPrimary ? "[bold]primary[/]" : h.Role.ToString().ToLowerInvariant();
+
+    private static string Breaker(HostStatus h) => h.Breaker switch
+    {
+        BreakerState.Open => string.Create(CultureInfo.InvariantCulture, $"[red]open[/] ({(h.BreakerRetryAfter ?? TimeSpan.Zero).TotalSeconds:0.0} s)"),
+        BreakerState.HalfOpen => "[yellow]half-open[/]",
+        _ => "closed",
+    };
 }
 
 internal static class CliJson

@@ -8,9 +8,12 @@ namespace Switchboard;
 /// </summary>
 public sealed class DatabaseDefinition
 {
+    private IReadOnlyList<string>? _secrets;
+
     internal DatabaseDefinition(string name, Dialect dialect, ConnectionSettings connection, PoolSettings pool,
-        TimeSpan commandTimeout, TimeSpan connectTimeout, IReadOnlyList<KeyValuePair<string, string>> providerOptions)
+        TimeSpan commandTimeout, TimeSpan connectTimeout, IReadOnlyList<KeyValuePair<string, string>> providerOptions, bool? twoPhaseCommit = null)
     {
+        CanPrepare = twoPhaseCommit ?? dialect.SupportsTwoPhaseCommit;
         Name = name;
         Dialect = dialect;
         Connection = connection;
@@ -40,7 +43,23 @@ public sealed class DatabaseDefinition
     /// <summary>Free-form provider options, in the order given (URL query first).</summary>
     public IReadOnlyList<KeyValuePair<string, string>> ProviderOptions { get; }
 
-    internal IReadOnlyList<string> Secrets => Connection.Secrets;
+    /// <summary>Whether the database prepares its branch of a distributed transaction (else it can only be the last resource).</summary>
+    public bool CanPrepare { get; }
+
+    /// <summary>
+    /// How sessions are routed across the database's hosts (a primary and replicas), or null for a single-host database.
+    /// </summary>
+    public RoutingSettings? Routing
+    {
+        get;
+        internal init
+        {
+            field = value;
+            _secrets = value is null ? null : [.. Connection.Secrets.Concat(value.Hosts.SelectMany(h => h.Connection.Secrets)).Distinct()];
+        }
+    }
+
+    internal IReadOnlyList<string> Secrets => _secrets ?? Connection.Secrets;
 
     public override string ToString() => $"{Name} ({Dialect.Name} at {Target})";
 }

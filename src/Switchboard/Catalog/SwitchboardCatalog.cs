@@ -1,6 +1,7 @@
 using System.Collections.Frozen;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
+using Switchboard.Transactions;
 
 namespace Switchboard;
 
@@ -17,12 +18,13 @@ public sealed partial class SwitchboardCatalog : IDisposable, IAsyncDisposable
     private int _enginesCreated;
     private int _disposed;
 
-    internal SwitchboardCatalog(IReadOnlyList<DatabaseDefinition> definitions, ILoggerFactory loggerFactory)
+    internal SwitchboardCatalog(IReadOnlyList<DatabaseDefinition> definitions, ILoggerFactory loggerFactory, TransactionSettings transactions)
     {
         _loggerFactory = loggerFactory;
         _sessionLogger = loggerFactory.CreateLogger("Switchboard.Sessions");
         _slots = definitions.ToFrozenDictionary(d => d.Name, d => new EngineSlot(d), StringComparer.OrdinalIgnoreCase);
         Names = [.. definitions.Select(d => d.Name).Order(StringComparer.OrdinalIgnoreCase)];
+        Transactions = new TransactionCoordinator(this, transactions, loggerFactory);
     }
 
     /// <summary>A builder for configuring databases in code.</summary>
@@ -45,6 +47,13 @@ public sealed partial class SwitchboardCatalog : IDisposable, IAsyncDisposable
     /// <summary>Every database definition, sorted by name.</summary>
     public IEnumerable<DatabaseDefinition> Databases => Names.Select(n => _slots[n].Definition);
 
+    /// <summary>The coordinator of distributed transactions (Transactions/); opens nothing until used.</summary>
+    internal TransactionCoordinator Transactions { get; }
+
+    internal ILoggerFactory LoggerFactory => _loggerFactory;
+
+    internal ILogger SessionLogger => _sessionLogger;
+
     /// <summary>How many engines have been created so far (each database's at most once).</summary>
     public int EnginesCreated => Volatile.Read(ref _enginesCreated);
 
@@ -62,33 +71,39 @@ public sealed partial class SwitchboardCatalog : IDisposable, IAsyncDisposable
 
     /// <summary>Opens a session (unit of work) on a named database. No connection is taken until the session is first used.</summary>
     public DatabaseSession OpenSession(string name, SessionOptions? options = null) =>
-        new(GetEngine(name), options ?? SessionOptions.Default, _sessionLogger);
+        new(GetEngine(name), options ?? RoutingScope.DefaultSessionOptions, _sessionLogger);
 
     /// <summary>Opens a session with the given intent.</summary>
     public DatabaseSession OpenSession(string name, SessionIntent intent) =>
         OpenSession(name, intent == SessionIntent.ReadOnly ? SessionOptions.ReadOnly : SessionOptions.Default);
 
-    /// <summary>Connects to every database in parallel and reports, for each, its version, latency and pool, or its error.</summary>
+    /// <summary>
+    /// Connects to every database in parallel and reports, for each, its version, latency and pool, or its error; for a
+    /// replicated database also each host's role, lag and circuit breaker, checked now.
+    /// </summary>
     public async Task<IReadOnlyList<DatabaseCheckResult>> CheckAsync(CancellationToken cancellationToken = default)
     {
         var checks = Names.Select(async name =>
         {
             var definition = GetDefinition(name);
+            DatabaseEngine? engine = null;
             try
             {
-                var engine = GetEngine(name);
+                engine = GetEngine(name);
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 timeout.CancelAfter(definition.ConnectTimeout + definition.Pool.CheckoutTimeout);
+                await engine.RefreshTopologyAsync(timeout.Token).ConfigureAwait(false);
                 var latency = await engine.PingAsync(timeout.Token).ConfigureAwait(false);
                 return new DatabaseCheckResult(name, definition.Dialect.Name, definition.Target, true, engine.ServerVersion, latency,
-                    engine.GetPoolStatistics(), null);
+                    engine.GetPoolStatistics(), null, engine.IsReplicated ? engine.GetHostStatuses() : null);
             }
             catch (Exception e) when (e is SwitchboardException or OperationCanceledException or InvalidOperationException)
             {
                 var message = e is OperationCanceledException && !cancellationToken.IsCancellationRequested
                     ? $"no answer within {(definition.ConnectTimeout + definition.Pool.CheckoutTimeout).TotalSeconds:0} s"
                     : SecretMasker.Scrub(e.Message, definition.Secrets);
-                return new DatabaseCheckResult(name, definition.Dialect.Name, definition.Target, false, null, null, null, message);
+                return new DatabaseCheckResult(name, definition.Dialect.Name, definition.Target, false, null, null, null, message,
+                    engine is { IsReplicated: true } ? engine.GetHostStatuses() : null);
             }
         });
         return await Task.WhenAll(checks).ConfigureAwait(false);
@@ -104,6 +119,7 @@ public sealed partial class SwitchboardCatalog : IDisposable, IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
+            Transactions.Dispose();
             DisposeTenants();
             foreach (var slot in _slots.Values)
             {
@@ -116,6 +132,7 @@ public sealed partial class SwitchboardCatalog : IDisposable, IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
+            await Transactions.DisposeAsync().ConfigureAwait(false);
             await DisposeTenantsAsync().ConfigureAwait(false);
             foreach (var slot in _slots.Values)
             {
@@ -170,4 +187,5 @@ public sealed record DatabaseCheckResult(
     string? ServerVersion,
     TimeSpan? Latency,
     PoolStatistics? Pool,
-    string? Error);
+    string? Error,
+    IReadOnlyList<HostStatus>? Hosts = null);

@@ -17,6 +17,7 @@ public sealed partial class SwitchboardCatalogBuilder
     private readonly List<(string Name, DatabaseOptions Options)> _databases = [];
     private readonly List<ConfigurationProblem> _readProblems = [];
     private readonly HashSet<string> _extensionKeys = new(StringComparer.OrdinalIgnoreCase);
+    private readonly TransactionCoordinatorOptions _transactions = new();
     private ILoggerFactory _loggerFactory = NullLoggerFactory.Instance;
     private Func<string, string?> _environment = Environment.GetEnvironmentVariable;
     private bool _built;
@@ -78,6 +79,15 @@ public sealed partial class SwitchboardCatalogBuilder
         return this;
     }
 
+    /// <summary>Configures the coordinator of distributed transactions: its log, its name, recovery at start-up.</summary>
+    public SwitchboardCatalogBuilder ConfigureTransactions(Action<TransactionCoordinatorOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        ThrowIfBuilt();
+        configure(_transactions);
+        return this;
+    }
+
     public SwitchboardCatalogBuilder UseLoggerFactory(ILoggerFactory loggerFactory)
     {
         ArgumentNullException.ThrowIfNull(loggerFactory);
@@ -123,6 +133,8 @@ public sealed partial class SwitchboardCatalogBuilder
             }
         }
 
+        var transactions = TransactionSettings.Create(_transactions, seen, Dialects, problems);
+        ValidateRouters(definitions, problems);
         var attachShardsAndTenants = BuildShardsAndTenants(definitions, problems);
         if (problems.Count > 0)
         {
@@ -131,7 +143,7 @@ public sealed partial class SwitchboardCatalogBuilder
         }
 
         _built = true;
-        var catalog = new SwitchboardCatalog(definitions, _loggerFactory);
+        var catalog = new SwitchboardCatalog(definitions, _loggerFactory, transactions) { Routers = BuildRouterChain() };
         attachShardsAndTenants(catalog);
         return catalog;
     }
@@ -202,6 +214,11 @@ public sealed partial class SwitchboardCatalogBuilder
         }
 
         var pool = ValidatePool(options.Pool, Problem);
+        if (options.TwoPhaseCommit == true && dialect is { SupportsTwoPhaseCommit: false })
+        {
+            Problem("TwoPhaseCommit", $"{dialect.Name} cannot prepare transactions; it can join a distributed transaction only as the last resource");
+        }
+
         var commandTimeout = options.CommandTimeout ?? DefaultCommandTimeout;
         var connectTimeout = options.ConnectTimeout ?? DefaultConnectTimeout;
         if (commandTimeout <= TimeSpan.Zero)
@@ -226,6 +243,7 @@ public sealed partial class SwitchboardCatalogBuilder
             providerOptions.Add(kv);
         }
 
+        var routing = RoutingValidation.ValidateOptions(name, options, problems);
         if (dialect is null || problems.Count > before)
         {
             return null;
@@ -256,9 +274,18 @@ public sealed partial class SwitchboardCatalogBuilder
             Problem(hasUrl ? "Url" : "ConnectionString", message);
         }
 
-        return settings is null || dialectProblems.Count > 0
+        if (settings is null || dialectProblems.Count > 0)
+        {
+            return null;
+        }
+
+        var hosts = RoutingValidation.ResolveHosts(name, options, dialect, settings, _environment, problems);
+        return problems.Count > before
             ? null
-            : new DatabaseDefinition(name, dialect, settings, pool, commandTimeout, connectTimeout, providerOptions);
+            : new DatabaseDefinition(name, dialect, settings, pool, commandTimeout, connectTimeout, providerOptions, options.TwoPhaseCommit)
+            {
+                Routing = hosts is null ? null : routing! with { Hosts = hosts },
+            };
     }
 
     private static PoolSettings ValidatePool(PoolOptions options, Action<string, string> problem)

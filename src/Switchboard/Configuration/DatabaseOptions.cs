@@ -32,10 +32,26 @@ public sealed class DatabaseOptions
     public PoolOptions Pool { get; set; } = new();
 
     /// <summary>
+    /// Whether the database prepares transactions in a distributed transaction. Default: whatever the dialect can do
+    /// (PostgreSQL and MySQL yes, SQLite no). <c>false</c> makes a server database join only as the last resource or in
+    /// best-effort mode (for example a PostgreSQL whose administrators will not raise <c>max_prepared_transactions</c>).
+    /// </summary>
+    public bool? TwoPhaseCommit { get; set; }
+
+    /// <summary>
     /// Free-form provider options, added to the driver's connection string by the dialect
     /// (for example <c>SslMode</c>, <c>Application Name</c>). URL query parameters land here too.
     /// </summary>
     public IDictionary<string, string> Options { get; set; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Replicas of this database: URLs (<c>postgresql://db2:5432</c>; user, password, database and options are inherited
+    /// when omitted) or connection strings of the same dialect. Read-only sessions are routed to them.
+    /// </summary>
+    public IList<string> Replicas { get; set; } = [];
+
+    /// <summary>How sessions are routed across the primary and replicas (used when there are several hosts).</summary>
+    public RoutingOptions Routing { get; set; } = new();
 }
 
 /// <summary>Pool options of one database. Unset values take the defaults documented on <see cref="PoolSettings"/>.</summary>

@@ -14,7 +14,7 @@ internal static class DatabaseOptionsReader
     private static readonly string[] TopLevelKeys =
     [
         "Url", "Provider", "ConnectionString", "Password", "PasswordEnvironmentVariable", "CommandTimeout",
-        "ConnectTimeout", "Pool", "Options",
+        "ConnectTimeout", "Pool", "Options", "TwoPhaseCommit", "Replicas", "Routing",
     ];
 
     private static readonly string[] PoolKeys = ["MaxSize", "MinIdle", "ConnectionLifetime", "CheckoutTimeout", "PrePing"];
@@ -46,6 +46,17 @@ internal static class DatabaseOptionsReader
                     case "commandtimeout": options.CommandTimeout = ReadDuration(name, key, child.Value, problems); break;
                     case "connecttimeout": options.ConnectTimeout = ReadDuration(name, key, child.Value, problems); break;
                     case "pool": ReadPool(name, child, options.Pool, problems); break;
+                    case "twophasecommit":
+                        if (bool.TryParse(child.Value, out var twoPhase))
+                        {
+                            options.TwoPhaseCommit = twoPhase;
+                        }
+                        else
+                        {
+                            problems.Add(new(name, key, $"'{child.Value}' is not true or false"));
+                        }
+
+                        break;
                     case "options":
                         foreach (var option in child.GetChildren())
                         {
@@ -53,6 +64,8 @@ internal static class DatabaseOptionsReader
                         }
 
                         break;
+                    case "replicas": RoutingOptionsReader.ReadReplicas(name, child, options.Replicas, problems); break;
+                    case "routing": RoutingOptionsReader.Read(name, child, options.Routing, problems); break;
                     default:
                         if (!extensionKeys.Contains(key, StringComparer.OrdinalIgnoreCase))
                         {
@@ -94,7 +107,7 @@ internal static class DatabaseOptionsReader
         }
     }
 
-    private static string UnknownKey(string key, IEnumerable<string> known)
+    internal static string UnknownKey(string key, IEnumerable<string> known)
     {
         var list = known.ToList();
         var suggestion = Spelling.Closest(key, list);
@@ -103,7 +116,7 @@ internal static class DatabaseOptionsReader
             : $"unknown key (did you mean '{suggestion}'?)";
     }
 
-    private static int? ReadInt(string database, string key, string? value, List<ConfigurationProblem> problems)
+    internal static int? ReadInt(string database, string key, string? value, List<ConfigurationProblem> problems)
     {
         if (int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var i))
         {
@@ -114,7 +127,7 @@ internal static class DatabaseOptionsReader
         return null;
     }
 
-    private static TimeSpan? ReadDuration(string database, string key, string? value, List<ConfigurationProblem> problems)
+    internal static TimeSpan? ReadDuration(string database, string key, string? value, List<ConfigurationProblem> problems)
     {
         if (Durations.TryParse(value, out var d))
         {

@@ -2,8 +2,10 @@ using System.Data;
 using System.Data.Common;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using Switchboard.Diagnostics;
 using Switchboard.Dialects;
 using Switchboard.Internal;
+using Switchboard.Routing;
 
 namespace Switchboard;
 
@@ -19,6 +21,7 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
     private readonly StateChangeEventHandler _onStateChange;
     private readonly ILogger _logger;
     private readonly IConnectionBudget? _budget;
+    private readonly ReplicaSet? _replicas;
     private string? _serverVersion;
     private int _waiting;
     private long _checkouts;
@@ -31,9 +34,14 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
         Definition = definition;
         _logger = logger;
         _budget = budget;
-        _dataSource = definition.Dialect.CreateDataSource(definition);
+
+        // A database with several hosts gets a pool per host; DataSource then follows whichever host is primary.
+        _replicas = definition.Routing is { } routing ? new ReplicaSet(this, routing, logger) : null;
+        _dataSource = _replicas?.PrimaryDataSource ?? definition.Dialect.CreateDataSource(definition);
         _gate = new SemaphoreSlim(definition.Pool.MaxSize, definition.Pool.MaxSize);
         _onStateChange = OnConnectionStateChange;
+        Telemetry = new EngineTelemetry(definition);
+        SwitchboardTelemetry.Track(this);
     }
 
     /// <summary>The database's configured name.</summary>
@@ -43,6 +51,9 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
 
     public DatabaseDefinition Definition { get; }
 
+    /// <summary>Precomputed metric tags and span names of this database.</summary>
+    internal EngineTelemetry Telemetry { get; }
+
     /// <summary>
     /// The driver's own data source, for libraries that want one (EF Core, Dapper on raw connections).
     /// Connections opened from it directly are not counted by <see cref="GetPoolStatistics"/> or bounded by the checkout gate.
@@ -51,6 +62,18 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
 
     /// <summary>The server's version, known after the first connection has opened (null before).</summary>
     public string? ServerVersion => _serverVersion;
+
+    /// <summary>Whether the database has several hosts (a primary and replicas) that sessions are routed across.</summary>
+    public bool IsReplicated => _replicas is not null;
+
+    /// <summary>Each host's role, lag and circuit breaker as last checked (empty for a single-host database).</summary>
+    public IReadOnlyList<HostStatus> GetHostStatuses() => _replicas?.GetStatuses() ?? [];
+
+    /// <summary>Checks every host's role and lag now instead of at the next monitoring interval (does nothing for a single host).</summary>
+    public Task RefreshTopologyAsync(CancellationToken cancellationToken = default) =>
+        _replicas?.RefreshAsync(cancellationToken) ?? Task.CompletedTask;
+
+    internal ReplicaSet? Replicas => _replicas;
 
     public PoolStatistics GetPoolStatistics()
     {
@@ -93,9 +116,22 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
         return Stopwatch.GetElapsedTime(started);
     }
 
-    internal async ValueTask<DbConnection> OpenConnectionAsync(IOBehavior io, CancellationToken cancellationToken)
+    internal ValueTask<DbConnection> OpenConnectionAsync(IOBehavior io, CancellationToken cancellationToken, long startedTimestamp = 0) =>
+        OpenConnectionAsync(null, io, prePing: Definition.Pool.PrePing, startedTimestamp, cancellationToken);
+
+    /// <summary>Checks out a connection; on a replicated database <paramref name="route"/> (null: the primary) picks the host.</summary>
+    internal ValueTask<DbConnection> OpenConnectionAsync(SessionRoute? route, IOBehavior io, CancellationToken cancellationToken, long startedTimestamp = 0) =>
+        OpenConnectionAsync(route, io, prePing: Definition.Pool.PrePing, startedTimestamp, cancellationToken);
+
+    private async ValueTask<DbConnection> OpenConnectionAsync(SessionRoute? route, IOBehavior io, bool prePing, long startedTimestamp,
+        CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (startedTimestamp == 0)
+        {
+            startedTimestamp = Stopwatch.GetTimestamp();
+        }
+
         await AcquireAsync(io, cancellationToken).ConfigureAwait(false);
         if (_budget is not null)
         {
@@ -111,9 +147,17 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
         }
 
         DbConnection connection;
+        HostEndpoint? host = null;
         try
         {
-            connection = await OpenPhysicalAsync(io, cancellationToken).ConfigureAwait(false);
+            if (_replicas is null)
+            {
+                connection = await OpenPhysicalAsync(_dataSource, Definition, io, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                (connection, host) = await _replicas.OpenAsync(route, io, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch
         {
@@ -123,24 +167,29 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
 
         // From here on, closing the connection (by whoever holds it) releases the gate.
         connection.StateChange += _onStateChange;
+        host?.Attach(connection);
+        route?.Host = host;
+        var definition = host?.Definition ?? Definition;
         Interlocked.Increment(ref _checkouts);
         try
         {
-            await Dialect.OnConnectionOpenedAsync(connection, Definition, io == IOBehavior.Asynchronous, cancellationToken).ConfigureAwait(false);
-            if (Definition.Pool.PrePing && !await TryPrePingAsync(connection, io, cancellationToken).ConfigureAwait(false))
+            await Dialect.OnConnectionOpenedAsync(connection, definition, io == IOBehavior.Asynchronous, cancellationToken).ConfigureAwait(false);
+            if (prePing && !await TryPrePingAsync(connection, io, cancellationToken).ConfigureAwait(false))
             {
-                // The pooled connection was dead: the pool has been cleared, so the next one is fresh.
+                // The pooled connection was dead: the pool has been cleared, so the next one is fresh (and not pinged again).
                 await CloseAsync(connection, io).ConfigureAwait(false);
-                return await OpenConnectionAsync(io, cancellationToken).ConfigureAwait(false);
+                return await OpenConnectionAsync(route, io, prePing: false, startedTimestamp, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (Exception e) when (e is DbException or TimeoutException or InvalidOperationException or NotSupportedException)
         {
             await CloseAsync(connection, io).ConfigureAwait(false);
             Interlocked.Increment(ref _connectFailures);
-            throw new DatabaseConnectionException(Name, Dialect.Name, Definition.Target, e, Definition.Secrets);
+            Telemetry.RecordConnectFailure();
+            throw new DatabaseConnectionException(Name, Dialect.Name, definition.Target, e, Definition.Secrets);
         }
 
+        Telemetry.RecordCheckout(startedTimestamp);
         return connection;
     }
 
@@ -169,17 +218,20 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
         if (!acquired)
         {
             Interlocked.Increment(ref _timeouts);
+            Telemetry.RecordTimeout();
             LogPoolTimeout(_logger, Name, Definition.Pool.MaxSize, timeout.TotalMilliseconds);
             throw new PoolTimeoutException(Name, Definition.Target, Definition.Pool.MaxSize, Stopwatch.GetElapsedTime(started));
         }
     }
 
-    private async ValueTask<DbConnection> OpenPhysicalAsync(IOBehavior io, CancellationToken cancellationToken)
+    /// <summary>Opens a connection from <paramref name="dataSource"/> (the engine's, or one host's); errors name <paramref name="target"/>'s host.</summary>
+    internal async ValueTask<DbConnection> OpenPhysicalAsync(DbDataSource dataSource, DatabaseDefinition target, IOBehavior io,
+        CancellationToken cancellationToken)
     {
         DbConnection? connection = null;
         try
         {
-            connection = _dataSource.CreateConnection();
+            connection = dataSource.CreateConnection();
             if (io == IOBehavior.Synchronous)
             {
                 connection.Open();
@@ -197,9 +249,10 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
             }
 
             Interlocked.Increment(ref _connectFailures);
+            Telemetry.RecordConnectFailure();
             var errorType = e.GetType().Name;
-            LogConnectFailed(_logger, Name, Definition.Target, errorType);
-            throw new DatabaseConnectionException(Name, Dialect.Name, Definition.Target, e, Definition.Secrets);
+            LogConnectFailed(_logger, Name, target.Target, errorType);
+            throw new DatabaseConnectionException(Name, Dialect.Name, target.Target, e, Definition.Secrets);
         }
         catch
         {
@@ -290,7 +343,9 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
+            SwitchboardTelemetry.Untrack(this);
             _dataSource.Dispose();
+            _replicas?.Dispose();
         }
     }
 
@@ -298,7 +353,12 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
+            SwitchboardTelemetry.Untrack(this);
             await _dataSource.DisposeAsync().ConfigureAwait(false);
+            if (_replicas is not null)
+            {
+                await _replicas.DisposeAsync().ConfigureAwait(false);
+            }
         }
     }
 

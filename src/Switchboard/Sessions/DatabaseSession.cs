@@ -1,8 +1,11 @@
 using System.Data;
 using System.Data.Common;
+using System.Diagnostics;
 using Dapper;
 using Microsoft.Extensions.Logging;
+using Switchboard.Diagnostics;
 using Switchboard.Internal;
+using Switchboard.Routing;
 
 namespace Switchboard;
 
@@ -18,10 +21,18 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
     private readonly DatabaseEngine _engine;
     private readonly ILogger _logger;
     private readonly IDisposable? _lease;
+    private readonly SessionRoute? _route;
     private DbConnection? _connection;
     private DbTransaction? _transaction;
     private bool _statementFailed;
     private bool _disposed;
+
+    // Telemetry of the open transaction: its span (null unless someone listens) and whether it was counted as active.
+    private Activity? _activity;
+    private bool _countedActive;
+
+    // Set while a distributed transaction owns this session's connection and transaction (Transactions/).
+    private string? _distributedId;
 
     // lease: keeps an engine that can be evicted (a tenant's) in memory until the session is disposed.
     internal DatabaseSession(DatabaseEngine engine, SessionOptions options, ILogger logger, IDisposable? lease = null)
@@ -30,6 +41,11 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
         Options = options;
         _logger = logger;
         _lease = lease;
+        _route = SessionRoute.Create(engine, options);
+        if (SwitchboardTelemetry.SessionsOpened.Enabled)
+        {
+            SwitchboardTelemetry.SessionsOpened.Add(1, engine.Telemetry.SessionTags(options.Intent));
+        }
     }
 
     /// <summary>The named database this session works on.</summary>
@@ -40,7 +56,13 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
     public SessionOptions Options { get; }
 
     /// <summary>Whether a transaction is open (work has been done since the last commit or rollback).</summary>
-    public bool IsActive => _transaction is not null;
+    public bool IsActive => _transaction is not null || _distributedId is not null;
+
+    /// <summary>
+    /// Where the open transaction runs, without credentials (on a replicated database, the host it was routed to);
+    /// null while no transaction is open.
+    /// </summary>
+    public string? Target => _connection is null ? null : _route?.Host?.Target ?? _engine.Definition.Target;
 
     /// <summary>The open connection, opening it and beginning the transaction on first use (blocking; prefer <see cref="GetConnectionAsync"/> in async code).</summary>
     public DbConnection Connection => _connection ?? BeginAsync(IOBehavior.Synchronous, CancellationToken.None).GetCompletedResult();
@@ -50,6 +72,7 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
     {
         get
         {
+            ThrowIfBranchWithoutTransaction();
             if (_transaction is null)
             {
                 BeginAsync(IOBehavior.Synchronous, CancellationToken.None).GetCompletedResult();
@@ -66,6 +89,7 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
     /// <summary>The open transaction, beginning it on first use.</summary>
     public async ValueTask<DbTransaction> GetTransactionAsync(CancellationToken cancellationToken = default)
     {
+        ThrowIfBranchWithoutTransaction();
         if (_transaction is null)
         {
             await BeginAsync(IOBehavior.Asynchronous, cancellationToken).ConfigureAwait(false);
@@ -88,10 +112,70 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
 
     public ValueTask DisposeAsync() => DisposeAsync(IOBehavior.Asynchronous);
 
+    /// <summary>
+    /// Hands the session a connection and a transaction branch begun by a distributed transaction, which from then on
+    /// owns them: the session's own commit and rollback refuse, and disposing it does nothing.
+    /// </summary>
+    internal void Enlist(DbConnection connection, DbTransaction? transaction, string distributedId)
+    {
+        _connection = connection;
+        _transaction = transaction;
+        _distributedId = distributedId;
+    }
+
+    /// <summary>Gives the connection and branch back to the distributed transaction; the session is finished afterwards.</summary>
+    internal (DbConnection? Connection, DbTransaction? Transaction, bool StatementFailed) Unenlist()
+    {
+        var result = (_connection, _transaction, _statementFailed);
+        _connection = null;
+        _transaction = null;
+        _disposed = true;
+        return result;
+    }
+
+    private void ThrowIfDistributed(string operation)
+    {
+        if (_distributedId is not null)
+        {
+            throw new InvalidOperationException(
+                $"The session on database '{DatabaseName}' belongs to distributed transaction {_distributedId}: {operation} the DistributedTransaction instead.");
+        }
+    }
+
+    private void ThrowIfBranchWithoutTransaction()
+    {
+        if (_distributedId is not null && _transaction is null && !_disposed)
+        {
+            throw new InvalidOperationException(
+                $"The session on database '{DatabaseName}' is an XA branch of distributed transaction {_distributedId}, which has no ADO.NET transaction object: "
+                + "run commands on Connection with no transaction, or use the session's Execute and Query helpers.");
+        }
+    }
+
     private async ValueTask<DbConnection> BeginAsync(IOBehavior io, CancellationToken cancellationToken)
     {
+        if (_distributedId is not null)
+        {
+            throw new InvalidOperationException(
+                $"Distributed transaction {_distributedId} has ended, and with it its session on database '{DatabaseName}': begin a new transaction.");
+        }
+
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var connection = await _engine.OpenConnectionAsync(io, cancellationToken).ConfigureAwait(false);
+
+        // The span starts before the checkout so that waiting for a pooled connection shows in the trace.
+        var activity = _engine.Telemetry.StartSession(Options.Intent);
+        DbConnection connection;
+        try
+        {
+            connection = await _engine.OpenConnectionAsync(_route, io, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (activity is not null)
+        {
+            SwitchboardTelemetry.SetError(activity, e);
+            activity.Stop();
+            throw;
+        }
+
         try
         {
             _transaction = await _engine.Dialect.BeginTransactionAsync(connection, _engine.Definition, Options.IsolationLevel,
@@ -100,16 +184,27 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
         catch (Exception e) when (e is DbException or InvalidOperationException or ArgumentException)
         {
             await DatabaseEngine.CloseAsync(connection, io).ConfigureAwait(false);
-            throw Wrap("BEGIN", e);
+            var error = Wrap("BEGIN", e);
+            SwitchboardTelemetry.SetError(activity, error);
+            activity?.Stop();
+            throw error;
         }
 
         _connection = connection;
         _statementFailed = false;
+        _activity = activity;
+        if (SwitchboardTelemetry.SessionsActive.Enabled)
+        {
+            SwitchboardTelemetry.SessionsActive.Add(1, _engine.Telemetry.MetricTags);
+            _countedActive = true;
+        }
+
         return connection;
     }
 
     private async ValueTask CommitAsync(IOBehavior io, CancellationToken cancellationToken)
     {
+        ThrowIfDistributed("commit");
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_transaction is not { } transaction)
         {
@@ -124,6 +219,7 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
                 $"Cannot commit on database '{DatabaseName}': a statement failed in this transaction, so the server aborted it. The transaction has been rolled back.");
         }
 
+        var span = _engine.Telemetry.StartEnd(commit: true, _activity);
         try
         {
             if (io == IOBehavior.Synchronous)
@@ -137,21 +233,40 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
         }
         catch (Exception e) when (e is DbException or InvalidOperationException or IOException)
         {
+            var error = Wrap("COMMIT", e);
+            SwitchboardTelemetry.SetError(span, error);
+            SwitchboardTelemetry.SetError(_activity, error);
+            span?.Dispose();
             await ReleaseAsync(io, rollBack: false).ConfigureAwait(false);
-            throw Wrap("COMMIT", e);
+            throw error;
         }
 
-        await ReleaseAsync(io, rollBack: false).ConfigureAwait(false);
+        span?.Dispose();
+        _activity?.SetTag(SwitchboardTelemetry.OutcomeTag, "committed");
+        try
+        {
+            if (_route is not null && _connection is { } committed)
+            {
+                await _route.RecordCommitAsync(_engine, committed, io).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            await ReleaseAsync(io, rollBack: false).ConfigureAwait(false);
+        }
     }
 
     private async ValueTask RollbackAsync(IOBehavior io, CancellationToken cancellationToken)
     {
+        ThrowIfDistributed("roll back");
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_transaction is not { } transaction)
         {
             return;
         }
 
+        var span = _engine.Telemetry.StartEnd(commit: false, _activity);
+        _activity?.SetTag(SwitchboardTelemetry.OutcomeTag, "rolled_back");
         try
         {
             if (io == IOBehavior.Synchronous)
@@ -166,18 +281,22 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
         catch (Exception e) when (e is DbException or InvalidOperationException or IOException)
         {
             // The server rolls back by itself when the connection goes; the connection is discarded either way.
+            var error = Wrap("ROLLBACK", e);
+            SwitchboardTelemetry.SetError(span, error);
+            span?.Dispose();
             await ReleaseAsync(io, rollBack: false).ConfigureAwait(false);
-            throw Wrap("ROLLBACK", e);
+            throw error;
         }
 
+        span?.Dispose();
         await ReleaseAsync(io, rollBack: false).ConfigureAwait(false);
     }
 
     private async ValueTask DisposeAsync(IOBehavior io)
     {
-        if (_disposed)
+        if (_disposed || _distributedId is not null)
         {
-            return;
+            return; // a distributed transaction's session is released by the transaction
         }
 
         _disposed = true;
@@ -249,13 +368,35 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
         }
         finally
         {
+            EndTelemetry(rollBack);
             await DatabaseEngine.CloseAsync(connection, io).ConfigureAwait(false);
+        }
+    }
+
+    private void EndTelemetry(bool rolledBack)
+    {
+        if (_countedActive)
+        {
+            _countedActive = false;
+            SwitchboardTelemetry.SessionsActive.Add(-1, _engine.Telemetry.MetricTags);
+        }
+
+        if (_activity is { } activity)
+        {
+            _activity = null;
+            if (rolledBack)
+            {
+                activity.SetTag(SwitchboardTelemetry.OutcomeTag, "rolled_back");
+            }
+
+            activity.Stop();
         }
     }
 
     private DatabaseCommandException Wrap(string operation, Exception e)
     {
         var kind = _engine.Dialect.Classify(e);
+        _route?.OnFailure(_engine, kind);
         var op = operation == "COMMIT" && kind == DatabaseErrorKind.ConnectionLost
             ? "COMMIT (outcome unknown: the connection was lost while committing)"
             : operation;

@@ -26,4 +26,10 @@ public sealed record SessionOptions
 
     /// <summary>Overrides the database's default command timeout for helper methods.</summary>
     public TimeSpan? CommandTimeout { get; init; }
+
+    /// <summary>
+    /// The read-your-writes context of this session (instead of the ambient <see cref="ReadYourWritesContext.Current"/>):
+    /// a read-write session records its commits in it; a read-only one reads only where those commits are visible.
+    /// </summary>
+    public ReadYourWritesContext? ReadYourWrites { get; init; }
 }

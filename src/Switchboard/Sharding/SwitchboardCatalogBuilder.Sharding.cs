@@ -255,9 +255,9 @@ public sealed partial class SwitchboardCatalogBuilder
         return false;
     }
 
-    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]{0,62}$")]
+    [GeneratedRegex(@"^[A-Za-z_][A-Za-z0-9_]{0,62}\z")]
     private static partial Regex PlainIdentifier();
 
-    [GeneratedRegex(@"^([A-Za-z_][A-Za-z0-9_]{0,62}\.)?[A-Za-z_][A-Za-z0-9_]{0,62}$")]
+    [GeneratedRegex(@"^([A-Za-z_][A-Za-z0-9_]{0,62}\.)?[A-Za-z_][A-Za-z0-9_]{0,62}\z")]
     private static partial Regex QualifiedIdentifier();
 }

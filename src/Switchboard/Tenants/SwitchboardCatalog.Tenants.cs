@@ -1,5 +1,4 @@
 using System.Collections.Frozen;
-using Microsoft.Extensions.Logging;
 using Switchboard.Internal;
 using Switchboard.Tenants;
 
@@ -31,10 +30,6 @@ public sealed partial class SwitchboardCatalog
                 ? "The catalog has no tenant set: add a \"Tenants\" section or call AddTenants."
                 : $"The catalog has {_tenantSets.Count} tenant sets ({string.Join(", ", TenantSetNames)}): use Tenants(name).ForTenant(tenantId).");
     }
-
-    internal ILoggerFactory LoggerFactory => _loggerFactory;
-
-    internal ILogger SessionLogger => _sessionLogger;
 
     internal void AttachTenantSets(IEnumerable<TenantSet> sets, IEnumerable<ConnectionLimiter> limiters)
     {

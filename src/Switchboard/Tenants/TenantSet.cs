@@ -490,7 +490,7 @@ public sealed partial class TenantSet
     private void CheckTenantId(string tenantId) => CheckTenantId(tenantId, Name);
 
     /// <summary>Lower-case ASCII letters, digits, '_' and '-': nothing that can end a path segment, a URL part or a quoted identifier.</summary>
-    [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,62}$")]
+    [GeneratedRegex(@"^[a-z0-9][a-z0-9_-]{0,62}\z")]
     private static partial Regex TenantIdPattern();
 
     [LoggerMessage(EventId = 6001, Level = LogLevel.Debug, Message = "Tenant set {Set}: evicted tenant {Tenant}; its pool is closed")]

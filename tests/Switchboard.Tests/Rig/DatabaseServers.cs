@@ -43,6 +43,7 @@ public sealed class DatabaseServers : IAsyncLifetime
             return;
         }
 
+        await StopAbandonedRigsAsync();
         _root = Path.Combine("/tmp", "switchboard-rig-" + Environment.ProcessId + "-" + Guid.NewGuid().ToString("N")[..8]);
         AppDomain.CurrentDomain.ProcessExit += (_, _) => Stop();
         var output = await RunScriptAsync("start", _root, FreePort().ToString(), FreePort().ToString());
@@ -96,6 +97,22 @@ public sealed class DatabaseServers : IAsyncLifetime
         await using var command = new MySqlCommand($"CREATE DATABASE `{name}` CHARACTER SET utf8mb4", connection);
         await command.ExecuteNonQueryAsync();
         return name;
+    }
+
+    /// <summary>
+    /// A test process killed outright (a CI timeout, kill -9) cannot stop its servers; its folder names its pid, so the
+    /// next run stops every rig whose test process is gone.
+    /// </summary>
+    private static async Task StopAbandonedRigsAsync()
+    {
+        foreach (var folder in Directory.EnumerateDirectories("/tmp", "switchboard-rig-*"))
+        {
+            var parts = Path.GetFileName(folder).Split('-');
+            if (parts.Length >= 3 && int.TryParse(parts[2], out var owner) && !Directory.Exists("/proc/" + owner))
+            {
+                await RunScriptAsync("stop", folder);
+            }
+        }
     }
 
     private void Stop()

@@ -101,7 +101,7 @@ public sealed class TenantConfigurationTests : IDisposable
             }
         }).QuickCheckThrowOnFailure();
 
-        foreach (var bad in new[] { "../etc", "a/b", "a.b", "A", "acme ", "", "a\0b", "-x", new string('a', 64), "x%2F" })
+        foreach (var bad in new[] { "../etc", "a/b", "a.b", "A", "acme ", "acme\n", "", "a\0b", "-x", new string('a', 64), "x%2F" })
         {
             Assert.Throws<ArgumentException>(() => set.ForTenant(bad));
         }

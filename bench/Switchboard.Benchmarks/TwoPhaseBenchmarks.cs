@@ -1,0 +1,273 @@
+using BenchmarkDotNet.Attributes;
+using Dapper;
+using Npgsql;
+
+namespace Switchboard.Benchmarks;
+
+/// <summary>
+/// Two-phase commit against one PostgreSQL server with fsync on (SWITCHBOARD_BENCH_PG: an ADO.NET connection string for a
+/// superuser; max_prepared_transactions above 0). Every transaction updates one row per database — each client its own rows,
+/// so clients never wait for each other's locks. Per operation: the mean at 1 client is the latency, at 16 clients the
+/// inverse of the throughput.
+/// <list type="bullet">
+/// <item>SingleCommit: BEGIN, UPDATE, COMMIT on one database (raw Npgsql): the baseline.</item>
+/// <item>HandWrittenParallel: two databases, each driven in parallel: BEGIN, UPDATE, PREPARE TRANSACTION; then COMMIT PREPARED on both in parallel (the floor).</item>
+/// <item>Switchboard: the same work through a distributed transaction, with its coordinator log (a SQLite file on the same disk).</item>
+/// <item>SwitchboardInBackground: the same, returning once the decision is durable (phase two in the background).</item>
+/// <item>Sequential: prepare one database, then the other, then commit one, then the other (what SQLAlchemy's twophase does).</item>
+/// </list>
+/// </summary>
+[SimpleJob(warmupCount: 3, iterationCount: 10)]
+[MedianColumn]
+public class TwoPhaseBenchmarks
+{
+    private const int Operations = 64;
+    private static readonly DistributedTransactionOptions InBackground = DistributedTransactionOptions.Default with { CompleteInBackground = true };
+
+    private NpgsqlDataSource _single = null!;
+    private NpgsqlDataSource _a = null!;
+    private NpgsqlDataSource _b = null!;
+    private SwitchboardCatalog _catalog = null!;
+    private string _logFolder = null!;
+    private long _gid;
+
+    [Params(1, 16)]
+    public int Clients { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var server = Environment.GetEnvironmentVariable("SWITCHBOARD_BENCH_PG")
+            ?? throw new InvalidOperationException("set SWITCHBOARD_BENCH_PG to a connection string of a PostgreSQL with fsync on (see docs/benchmarks.md)");
+        var names = new[] { "bench2pc_single", "bench2pc_a", "bench2pc_b" };
+        using (var admin = new NpgsqlConnection(server))
+        {
+            admin.Open();
+            foreach (var name in names)
+            {
+                admin.Execute($"DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                admin.Execute($"CREATE DATABASE {name}");
+            }
+        }
+
+        NpgsqlDataSource Open(string database)
+        {
+            var builder = new NpgsqlConnectionStringBuilder(server) { Database = database, MaxPoolSize = 40 };
+            var source = NpgsqlDataSource.Create(builder.ConnectionString);
+            using var connection = source.OpenConnection();
+            connection.Execute("CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance BIGINT NOT NULL)");
+            connection.Execute("INSERT INTO accounts SELECT g, 0 FROM generate_series(1, 64) g");
+            return source;
+        }
+
+        _single = Open(names[0]);
+        _a = Open(names[1]);
+        _b = Open(names[2]);
+        _logFolder = Path.Combine(Path.GetTempPath(), "sb-bench-log-" + Guid.NewGuid().ToString("N")[..8]);
+        var url = new NpgsqlConnectionStringBuilder(server);
+        string Url(string database) => $"postgresql://{url.Username}:{Uri.EscapeDataString(url.Password ?? "")}@{url.Host}:{url.Port}/{database}";
+        _catalog = SwitchboardCatalog.CreateBuilder()
+            .AddDatabase("a", Url(names[1]), o => o.Pool.MaxSize = 40)
+            .AddDatabase("b", Url(names[2]), o => o.Pool.MaxSize = 40)
+            .ConfigureTransactions(o =>
+            {
+                o.LogFolder = _logFolder;
+                o.RecoverOnStart = false;
+            })
+            .Build();
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _catalog.Dispose();
+        _single.Dispose();
+        _a.Dispose();
+        _b.Dispose();
+        if (Directory.Exists(_logFolder))
+        {
+            Directory.Delete(_logFolder, recursive: true); // created on the first distributed transaction only
+        }
+    }
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = Operations)]
+    public Task SingleCommit() => RunClients(async id =>
+    {
+        await using var connection = await _single.OpenConnectionAsync();
+        await using var tx = await connection.BeginTransactionAsync();
+        await connection.ExecuteAsync("UPDATE accounts SET balance = balance + 1 WHERE id = @id", new { id }, tx);
+        await tx.CommitAsync();
+    });
+
+    [Benchmark(OperationsPerInvoke = Operations)]
+    public Task HandWrittenParallel() => RunClients(async id =>
+    {
+        var gid = "hw-" + Interlocked.Increment(ref _gid);
+        await using var a = await _a.OpenConnectionAsync();
+        await using var b = await _b.OpenConnectionAsync();
+        await Task.WhenAll(PrepareAsync(a, id, gid + "-a"), PrepareAsync(b, id, gid + "-b"));
+        await Task.WhenAll(a.ExecuteAsync($"COMMIT PREPARED '{gid}-a'"), b.ExecuteAsync($"COMMIT PREPARED '{gid}-b'"));
+    });
+
+    [Benchmark(OperationsPerInvoke = Operations)]
+    public Task Switchboard() => RunClients(async id =>
+    {
+        await using var tx = await _catalog.BeginDistributedAsync("a", "b");
+        await Task.WhenAll(
+            tx.Session("a").ExecuteAsync("UPDATE accounts SET balance = balance + 1 WHERE id = @id", new { id }),
+            tx.Session("b").ExecuteAsync("UPDATE accounts SET balance = balance - 1 WHERE id = @id", new { id }));
+        await tx.CommitAsync();
+    });
+
+    [Benchmark(OperationsPerInvoke = Operations)]
+    public Task SwitchboardInBackground() => RunClients(async id =>
+    {
+        await using var tx = await _catalog.BeginDistributedAsync(["a", "b"], InBackground);
+        await Task.WhenAll(
+            tx.Session("a").ExecuteAsync("UPDATE accounts SET balance = balance + 1 WHERE id = @id", new { id }),
+            tx.Session("b").ExecuteAsync("UPDATE accounts SET balance = balance - 1 WHERE id = @id", new { id }));
+        await tx.CommitAsync();
+    });
+
+    [Benchmark(OperationsPerInvoke = Operations)]
+    public Task Sequential() => RunClients(async id =>
+    {
+        var gid = "sq-" + Interlocked.Increment(ref _gid);
+        await using var a = await _a.OpenConnectionAsync();
+        await using var b = await _b.OpenConnectionAsync();
+        await PrepareAsync(a, id, gid + "-a");
+        await PrepareAsync(b, id, gid + "-b");
+        await a.ExecuteAsync($"COMMIT PREPARED '{gid}-a'");
+        await b.ExecuteAsync($"COMMIT PREPARED '{gid}-b'");
+    });
+
+    private static async Task PrepareAsync(NpgsqlConnection connection, int id, string gid)
+    {
+        await using var tx = await connection.BeginTransactionAsync();
+        await connection.ExecuteAsync("UPDATE accounts SET balance = balance + 1 WHERE id = @id", new { id }, tx);
+        await connection.ExecuteAsync($"PREPARE TRANSACTION '{gid}'", transaction: tx);
+    }
+
+    /// <summary>
+    /// Runs <see cref="Operations"/> transactions split over <see cref="Clients"/> concurrent clients. Each client turns over
+    /// four rows of its own, so it never waits for another client's locks, nor for its own previous transaction's.
+    /// </summary>
+    private Task RunClients(Func<int, Task> transaction) => Task.WhenAll(Enumerable.Range(1, Clients).Select(async client =>
+    {
+        for (var i = 0; i < Operations / Clients; i++)
+        {
+            await transaction(client + 16 * (i % 4));
+        }
+    }));
+}
+
+/// <summary>
+/// The coordinator log alone: one commit decision made durable (SQLite file, WAL, synchronous = FULL, same disk as the
+/// PostgreSQL data), then forgotten with the next flush, as after every successful distributed commit. At 16 clients
+/// the decisions share flushes (group commit).
+/// </summary>
+[SimpleJob(warmupCount: 3, iterationCount: 10)]
+[MedianColumn]
+public class CoordinatorLogBenchmarks
+{
+    private const int Operations = 64;
+    private SwitchboardCatalog _catalog = null!;
+    private Transactions.CoordinatorLog _log = null!;
+    private string _folder = null!;
+    private long _id;
+
+    [Params(1, 16)]
+    public int Clients { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _folder = Path.Combine(Path.GetTempPath(), "sb-bench-log-" + Guid.NewGuid().ToString("N")[..8]);
+        _catalog = SwitchboardCatalog.CreateBuilder()
+            .AddDatabase("unused", "sqlite:///" + Path.Combine(_folder, "unused.db"))
+            .ConfigureTransactions(o => o.LogFolder = _folder)
+            .Build();
+        _log = _catalog.Transactions.GetWritableLogAsync(Internal.IOBehavior.Asynchronous, default).AsTask().GetAwaiter().GetResult();
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _catalog.Dispose();
+        Directory.Delete(_folder, recursive: true);
+    }
+
+    [Benchmark(OperationsPerInvoke = Operations)]
+    public Task RecordDecision() => Task.WhenAll(Enumerable.Range(0, Clients).Select(_ => Task.Run(async () =>
+    {
+        // Task.Run: a SQLite write completes synchronously, so without it the "clients" would run one after another.
+        for (var i = 0; i < Operations / Clients; i++)
+        {
+            var id = "bench." + Interlocked.Increment(ref _id);
+            await _log.RecordAsync(id, 'C', "[]", Internal.IOBehavior.Asynchronous);
+            _log.Forget(id);
+        }
+    })));
+}
+
+/// <summary>
+/// The same four (five) ways to commit, run in turn round after round rather than one after another, so that load from
+/// other processes on the machine falls on all of them alike and their ratios stay meaningful. Prints the median time per
+/// transaction of each at 1 and 16 clients. Run: <c>dotnet run -c Release --project bench/Switchboard.Benchmarks -- two-phase-interleaved [rounds]</c>.
+/// </summary>
+public static class TwoPhaseInterleaved
+{
+    public static async Task RunAsync(string[] args)
+    {
+        var rounds = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 15;
+        var bench = new TwoPhaseBenchmarks();
+        bench.Setup();
+        try
+        {
+            (string Name, Func<Task> Run)[] variants =
+            [
+                ("SingleCommit", bench.SingleCommit),
+                ("HandWrittenParallel", bench.HandWrittenParallel),
+                ("Switchboard", bench.Switchboard),
+                ("SwitchboardInBackground", bench.SwitchboardInBackground),
+                ("Sequential", bench.Sequential),
+            ];
+            foreach (var clients in new[] { 1, 16 })
+            {
+                bench.Clients = clients;
+                var samples = variants.ToDictionary(v => v.Name, _ => new List<double>());
+                for (var round = -2; round < rounds; round++)
+                {
+                    // Rounds -2 and -1 warm up; the order changes every round.
+                    foreach (var (name, run) in variants.OrderBy(_ => Random.Shared.Next()))
+                    {
+                        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                        await run();
+                        if (round >= 0)
+                        {
+                            samples[name].Add(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMicroseconds / 64);
+                        }
+                    }
+                }
+
+                var baseline = Median(samples["HandWrittenParallel"]);
+                Console.WriteLine($"clients={clients} ({rounds} rounds of 64 transactions each, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]})");
+                foreach (var (name, _) in variants)
+                {
+                    var median = Median(samples[name]);
+                    Console.WriteLine($"  {name,-24} {median,10:0} us/transaction   {median / baseline,5:0.00}x hand-written   {1_000_000 / median,8:0} tx/s");
+                }
+            }
+        }
+        finally
+        {
+            bench.Cleanup();
+        }
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+}

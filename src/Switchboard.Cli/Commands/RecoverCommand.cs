@@ -1,0 +1,142 @@
+using System.CommandLine;
+using System.Text.Json;
+using Spectre.Console;
+
+namespace Switchboard.Cli.Commands;
+
+/// <summary>
+/// <c>switchboard recover [--dry-run] [--json]</c>: one recovery pass over every configured database that can prepare:
+/// commits the application's prepared transactions whose commit decision is in its log, rolls back its others, leaves
+/// everything else alone, and prints what it did. Exit 0 when nothing is left in doubt, 1 otherwise.
+/// </summary>
+internal static class RecoverCommand
+{
+    public static Command Create(CliContext context)
+    {
+        var dryRun = new Option<bool>("--dry-run") { Description = "Only say what would be done; touch nothing." };
+        var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
+        var logFolder = new Option<DirectoryInfo?>("--log-folder")
+        {
+            Description = $"The application's transaction log folder (default: ./{CliContext.DefaultFolder}/transactions).",
+        };
+        var logDatabase = new Option<string?>("--log-database") { Description = "The named database that holds the transaction log, when the application keeps it there." };
+        var command = new Command("recover", "Complete or roll back distributed transactions left in doubt (after a crash, or an unreachable database).")
+        {
+            dryRun, json, logFolder, logDatabase,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var folder = parse.GetValue(logFolder);
+            var database = parse.GetValue(logDatabase);
+            if (folder is not null && database is not null)
+            {
+                await context.Error.WriteLineAsync("error: choose --log-folder or --log-database, not both").ConfigureAwait(false);
+                return SwitchboardCli.UsageError;
+            }
+
+            await using var catalog = context.LoadCatalog(parse, builder => builder.ConfigureTransactions(o =>
+            {
+                o.RecoverOnStart = false;
+                o.LogDatabase = database;
+                o.LogFolder = database is not null ? null
+                    : folder is not null ? Path.GetFullPath(folder.ToString(), context.WorkingDirectory)
+                    : Path.Combine(context.WorkingDirectory, CliContext.DefaultFolder, "transactions");
+            }));
+            if (catalog is null)
+            {
+                return SwitchboardCli.UsageError;
+            }
+
+            RecoveryReport report;
+            try
+            {
+                report = await catalog.RecoverTransactionsAsync(new RecoveryOptions { DryRun = parse.GetValue(dryRun) }, cancellationToken).ConfigureAwait(false);
+            }
+            catch (SwitchboardException e)
+            {
+                await context.Error.WriteLineAsync($"error: cannot read the transaction log: {e.Message}").ConfigureAwait(false);
+                return SwitchboardCli.Failed;
+            }
+
+            if (parse.GetValue(json))
+            {
+                await context.Out.WriteLineAsync(JsonSerializer.Serialize(new
+                {
+                    log = new { location = report.LogLocation, id = report.LogId, found = report.LogFound },
+                    dryRun = report.DryRun,
+                    complete = report.IsComplete,
+                    forgottenDecisions = report.ForgottenDecisions,
+                    actions = report.Actions.Select(a => new
+                    {
+                        transaction = a.TransactionId,
+                        database = a.Database,
+                        branch = a.Branch,
+                        action = JsonNamingPolicy.CamelCase.ConvertName(a.Action.ToString()),
+                        detail = a.Detail,
+                    }),
+                    problems = report.Problems.Select(p => new { database = p.Database, message = p.Message }),
+                }, CliJson.Options)).ConfigureAwait(false);
+            }
+            else
+            {
+                Print(context, report);
+            }
+
+            return report.IsComplete || report.DryRun && report.Problems.Count == 0 ? SwitchboardCli.Ok : SwitchboardCli.Failed;
+        });
+        return command;
+    }
+
+    private static void Print(CliContext context, RecoveryReport report)
+    {
+        var console = context.Console;
+        console.MarkupLine(report.LogFound
+            ? $"Transaction log: [bold]{Markup.Escape(report.LogLocation)}[/] (id {report.LogId})"
+            : $"[yellow]No transaction log at {Markup.Escape(report.LogLocation)}[/]: nothing of this application's to recover here "
+              + "(give --log-folder or --log-database if it keeps its log elsewhere).");
+        if (report.Actions.Count == 0)
+        {
+            console.MarkupLine("No prepared transaction found.");
+        }
+        else
+        {
+            var table = new Table().Border(TableBorder.Rounded).AddColumns("Transaction", "Database", "Branch", "Action", "Why");
+            foreach (var a in report.Actions)
+            {
+                table.AddRow(Markup.Escape(a.TransactionId), Markup.Escape(a.Database), Markup.Escape(a.Branch), Describe(a.Action), Markup.Escape(a.Detail));
+            }
+
+            console.Write(table);
+        }
+
+        foreach (var problem in report.Problems)
+        {
+            console.MarkupLine($"[red]{Markup.Escape(problem.Database)}[/]: {Markup.Escape(problem.Message)}");
+        }
+
+        if (report.ForgottenDecisions > 0)
+        {
+            console.MarkupLine(report.DryRun
+                ? $"{report.ForgottenDecisions} decision(s) of finished transactions would be removed from the log."
+                : $"{report.ForgottenDecisions} decision(s) of finished transactions removed from the log.");
+        }
+
+        console.MarkupLine(report.IsComplete
+            ? "[green]Nothing of this application's is left in doubt.[/]"
+            : report.DryRun
+                ? "Dry run: nothing was changed."
+                : "[yellow]Something is left in doubt: run recover again once every database is reachable.[/]");
+        console.MarkupLine($"[grey]{Markup.Escape(context.ConfigurationSource)}[/]");
+    }
+
+    private static string Describe(RecoveryActionKind action) => action switch
+    {
+        RecoveryActionKind.Committed => "[green]committed[/]",
+        RecoveryActionKind.RolledBack => "[green]rolled back[/]",
+        RecoveryActionKind.WouldCommit => "would commit",
+        RecoveryActionKind.WouldRollBack => "would roll back",
+        RecoveryActionKind.LeftInProgress => "[yellow]left: in progress[/]",
+        RecoveryActionKind.Foreign => "[grey]left: foreign[/]",
+        _ => "[red]failed[/]",
+    };
+}

@@ -1,0 +1,18 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace Switchboard.EntityFrameworkCore;
+
+/// <summary>
+/// Creates pooled contexts bound to a named database, for a given intent. <see cref="IDbContextFactory{TContext}.CreateDbContext"/>
+/// creates read-write contexts. Read-only contexts do not track entities and refuse <c>SaveChanges</c>; they are the
+/// ones replica routing will send to replicas.
+/// </summary>
+public interface ISwitchboardDbContextFactory<TContext> : IDbContextFactory<TContext>
+    where TContext : DbContext
+{
+    /// <summary>The configured database the contexts work on.</summary>
+    string Database { get; }
+
+    /// <summary>Creates (or takes from the pool) a context for <paramref name="intent"/>. Dispose it to return it.</summary>
+    TContext CreateDbContext(SessionIntent intent);
+}

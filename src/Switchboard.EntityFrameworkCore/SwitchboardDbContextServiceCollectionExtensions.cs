@@ -1,0 +1,31 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Switchboard;
+using Switchboard.EntityFrameworkCore;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers EF Core contexts bound to Switchboard databases.</summary>
+public static class SwitchboardDbContextServiceCollectionExtensions
+{
+    /// <summary>
+    /// Binds <typeparamref name="TContext"/> to the named database: registers <see cref="ISwitchboardDbContextFactory{TContext}"/>
+    /// (pooled; <c>CreateDbContext(SessionIntent.ReadOnly)</c> for reads), <see cref="IDbContextFactory{TContext}"/> (read-write)
+    /// and a scoped read-write <typeparamref name="TContext"/>. Needs <c>AddSwitchboard</c> (or a <see cref="SwitchboardCatalog"/>
+    /// singleton). The context needs a public constructor taking <c>DbContextOptions&lt;TContext&gt;</c>.
+    /// </summary>
+    public static IServiceCollection AddSwitchboardDbContext<TContext>(this IServiceCollection services, string database,
+        Action<SwitchboardDbContextOptions>? configure = null)
+        where TContext : DbContext
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentException.ThrowIfNullOrWhiteSpace(database);
+        var options = new SwitchboardDbContextOptions();
+        configure?.Invoke(options);
+        services.TryAddSingleton<ISwitchboardDbContextFactory<TContext>>(sp =>
+            new SwitchboardDbContextFactory<TContext>(sp.GetRequiredService<SwitchboardCatalog>(), database, options, sp));
+        services.TryAddSingleton<IDbContextFactory<TContext>>(sp => sp.GetRequiredService<ISwitchboardDbContextFactory<TContext>>());
+        services.TryAddScoped(sp => sp.GetRequiredService<ISwitchboardDbContextFactory<TContext>>().CreateDbContext());
+        return services;
+    }
+}

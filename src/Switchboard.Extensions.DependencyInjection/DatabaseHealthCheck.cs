@@ -1,0 +1,60 @@
+using System.Globalization;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace Switchboard.Extensions.DependencyInjection;
+
+/// <summary>
+/// Pings one database through its engine (so the check also sees an exhausted pool) and reports latency, role and pool
+/// use. The description names the database and its target, never a credential.
+/// </summary>
+internal sealed class DatabaseHealthCheck(SwitchboardCatalog catalog, string database, SwitchboardHealthCheckOptions options) : IHealthCheck
+{
+    // Until replica routing lands every configured database is its own primary; replicas will add role "replica" and lag.
+    public const string PrimaryRole = "primary";
+
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var definition = catalog.GetDefinition(database);
+        var data = new Dictionary<string, object>
+        {
+            ["database"] = definition.Name,
+            ["dialect"] = definition.Dialect.Name,
+            ["target"] = definition.Target,
+            ["role"] = PrimaryRole,
+        };
+        var failure = context.Registration?.FailureStatus ?? options.FailureStatus;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.Timeout);
+        try
+        {
+            var engine = catalog.GetEngine(database);
+            var latency = await engine.PingAsync(timeout.Token).ConfigureAwait(false);
+            var pool = engine.GetPoolStatistics();
+            data["latency_ms"] = Math.Round(latency.TotalMilliseconds, 2);
+            data["pool_in_use"] = pool.InUse;
+            data["pool_max"] = pool.MaxSize;
+            data["pool_waiting"] = pool.Waiting;
+            if (engine.ServerVersion is { } version)
+            {
+                data["server_version"] = version;
+            }
+
+            var status = options.DegradedLatency is { } slow && latency > slow ? HealthStatus.Degraded : HealthStatus.Healthy;
+            var ms = latency.TotalMilliseconds.ToString("0.#", CultureInfo.InvariantCulture);
+            return new HealthCheckResult(status, $"{definition.Name} ({definition.Dialect.Name} at {definition.Target}): {PrimaryRole}, {ms} ms", data: data);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        {
+            var seconds = options.Timeout.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture);
+            return new HealthCheckResult(failure, $"{definition.Name} ({definition.Dialect.Name} at {definition.Target}): no answer within {seconds} s", data: data);
+        }
+        catch (Exception e) when (e is SwitchboardException or InvalidOperationException)
+        {
+            // Switchboard's messages already have the database's secrets scrubbed; the exception itself is left out so that
+            // response writers cannot print a driver's inner text.
+            data["error"] = e is DatabaseCommandException command ? command.Kind.ToString() : e.GetType().Name;
+            var description = e is DatabaseConnectionException ? e.Message : $"{definition.Name} ({definition.Dialect.Name} at {definition.Target}): {e.Message}";
+            return new HealthCheckResult(failure, description, data: data);
+        }
+    }
+}

@@ -1,0 +1,56 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace Switchboard.Extensions.DependencyInjection;
+
+/// <summary>A JSON health response listing every check with its status, description, tags and data.</summary>
+public static class SwitchboardHealthResponse
+{
+    /// <summary>
+    /// Writes <paramref name="report"/> as JSON; use as <c>HealthCheckOptions.ResponseWriter</c>:
+    /// <c>app.MapHealthChecks("/health", new() { ResponseWriter = SwitchboardHealthResponse.WriteAsync })</c>.
+    /// Exceptions are not written, only each check's description.
+    /// </summary>
+    public static async Task WriteAsync(HttpContext context, HealthReport report)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(report);
+        context.Response.ContentType = "application/json; charset=utf-8";
+        var writer = new Utf8JsonWriter(context.Response.BodyWriter, new JsonWriterOptions { Indented = true });
+        await using (writer.ConfigureAwait(false))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("status", report.Status.ToString());
+            writer.WriteNumber("durationMs", Math.Round(report.TotalDuration.TotalMilliseconds, 2));
+            writer.WriteStartObject("checks");
+            foreach (var (name, entry) in report.Entries)
+            {
+                writer.WriteStartObject(name);
+                writer.WriteString("status", entry.Status.ToString());
+                writer.WriteString("description", entry.Description);
+                writer.WriteNumber("durationMs", Math.Round(entry.Duration.TotalMilliseconds, 2));
+                writer.WriteStartArray("tags");
+                foreach (var tag in entry.Tags)
+                {
+                    writer.WriteStringValue(tag);
+                }
+
+                writer.WriteEndArray();
+                writer.WriteStartObject("data");
+                foreach (var (key, value) in entry.Data)
+                {
+                    writer.WritePropertyName(key);
+                    JsonSerializer.Serialize(writer, value, value.GetType());
+                }
+
+                writer.WriteEndObject();
+                writer.WriteEndObject();
+            }
+
+            writer.WriteEndObject();
+            writer.WriteEndObject();
+            await writer.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+        }
+    }
+}

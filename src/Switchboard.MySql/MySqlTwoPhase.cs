@@ -1,0 +1,143 @@
+using System.Data;
+using System.Data.Common;
+using System.Globalization;
+using System.Text;
+using Switchboard.Dialects;
+
+namespace Switchboard.MySql;
+
+/// <summary>
+/// Two-phase commit on MySQL and MariaDB with XA: <c>XA START</c> / <c>XA END</c> / <c>XA PREPARE</c> / <c>XA COMMIT</c> /
+/// <c>XA ROLLBACK</c>, and <c>XA RECOVER</c> for recovery. The branch's gtrid is the global id and its bqual the qualifier.
+/// Commands of an XA branch run without an ADO.NET transaction. MariaDB keeps prepared XA branches across a disconnect
+/// since 10.5; MySQL 8 needs the XA_RECOVER_ADMIN privilege for XA RECOVER.
+/// </summary>
+public sealed partial class MySqlDialect
+{
+    private static readonly TransactionTableSql MySqlTables = TransactionTableSql.Standard with
+    {
+        InsertDecisionIfAbsent = "INSERT IGNORE INTO switchboard_tx_decision (gtid, outcome, participants, decided_ms) VALUES (@gtid, @outcome, @participants, @decided)",
+        InsertMetaIfAbsent = "INSERT IGNORE INTO switchboard_tx_meta (name, value) VALUES (@name, @value)",
+    };
+
+    public override TransactionTableSql TransactionTables => MySqlTables;
+
+    public override async ValueTask<string?> CheckTwoPhaseCommitAsync(DbConnection connection, bool async, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await ListPreparedAsync(connection, async, cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+        catch (DbException e) when (Classify(e) == DatabaseErrorKind.PermissionDenied)
+        {
+            return $"the user may not list prepared XA transactions ({e.Message}), so recovery could not finish them after a crash. "
+                + "Grant XA_RECOVER_ADMIN (MySQL 8), or set \"TwoPhaseCommit\": false on the database so that it can join only as the last resource";
+        }
+    }
+
+    public override async ValueTask<DbTransaction?> BeginBranchAsync(DbConnection connection, DatabaseDefinition definition, TransactionBranch branch,
+        IsolationLevel isolationLevel, bool async, CancellationToken cancellationToken)
+    {
+        var level = isolationLevel switch
+        {
+            IsolationLevel.Unspecified or IsolationLevel.RepeatableRead => "REPEATABLE READ",
+            IsolationLevel.ReadCommitted => "READ COMMITTED",
+            IsolationLevel.ReadUncommitted => "READ UNCOMMITTED",
+            IsolationLevel.Serializable => "SERIALIZABLE",
+            _ => throw new ArgumentException($"MySQL has no {isolationLevel} isolation level", nameof(isolationLevel)),
+        };
+
+        // One round trip; SET TRANSACTION applies to the next transaction only, so the pooled connection keeps no state.
+        await ExecuteAsync(connection, null, $"SET TRANSACTION ISOLATION LEVEL {level}; XA START {Xid(branch)}", async, cancellationToken)
+            .ConfigureAwait(false);
+        return null;
+    }
+
+    public override ValueTask PrepareBranchAsync(DbConnection connection, DbTransaction? transaction, TransactionBranch branch, bool async,
+        CancellationToken cancellationToken) =>
+        ExecuteAsync(connection, null, $"XA END {Xid(branch)}; XA PREPARE {Xid(branch)}", async, cancellationToken);
+
+    public override ValueTask CommitBranchOnePhaseAsync(DbConnection connection, DbTransaction? transaction, TransactionBranch branch, bool async,
+        CancellationToken cancellationToken) =>
+        ExecuteAsync(connection, null, $"XA END {Xid(branch)}; XA COMMIT {Xid(branch)} ONE PHASE", async, cancellationToken);
+
+    public override async ValueTask RollbackBranchAsync(DbConnection connection, DbTransaction? transaction, TransactionBranch branch, bool async,
+        CancellationToken cancellationToken)
+    {
+        // XA END fails when a deadlock already ended the branch (XA_RBDEADLOCK); XA ROLLBACK is what matters.
+        try
+        {
+            await ExecuteAsync(connection, null, $"XA END {Xid(branch)}", async, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DbException)
+        {
+        }
+
+        try
+        {
+            await ExecuteAsync(connection, null, $"XA ROLLBACK {Xid(branch)}", async, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DbException e) when (IsUnknownBranch(e))
+        {
+        }
+    }
+
+    public override ValueTask CommitPreparedAsync(DbConnection connection, TransactionBranch branch, bool async, CancellationToken cancellationToken) =>
+        ExecuteAsync(connection, null, $"XA COMMIT {Xid(branch)}", async, cancellationToken);
+
+    public override ValueTask RollbackPreparedAsync(DbConnection connection, TransactionBranch branch, bool async, CancellationToken cancellationToken) =>
+        ExecuteAsync(connection, null, $"XA ROLLBACK {Xid(branch)}", async, cancellationToken);
+
+    public override async ValueTask<IReadOnlyList<PreparedBranch>> ListPreparedAsync(DbConnection connection, bool async, CancellationToken cancellationToken)
+    {
+        // XA RECOVER lists the whole server's prepared branches: formatID, gtrid_length, bqual_length, data (gtrid + bqual).
+        using var command = connection.CreateCommand();
+        command.CommandText = "XA RECOVER";
+        var result = new List<PreparedBranch>();
+        using var reader = async ? await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false) : command.ExecuteReader();
+        while (async ? await reader.ReadAsync(cancellationToken).ConfigureAwait(false) : reader.Read())
+        {
+            var gtridLength = Convert.ToInt32(reader.GetValue(1), CultureInfo.InvariantCulture);
+            var data = reader.GetValue(3) switch
+            {
+                byte[] bytes => bytes,
+                var other => Encoding.UTF8.GetBytes(Convert.ToString(other, CultureInfo.InvariantCulture) ?? ""),
+            };
+            gtridLength = Math.Min(gtridLength, data.Length);
+            result.Add(new PreparedBranch(
+                new TransactionBranch(Encoding.UTF8.GetString(data, 0, gtridLength), Encoding.UTF8.GetString(data, gtridLength, data.Length - gtridLength)),
+                null, null));
+        }
+
+        return result;
+    }
+
+    // 1397: XAER_NOTA, "Unknown XID".
+    public override bool IsUnknownBranch(Exception exception) => _driver.ErrorNumber(exception) == 1397;
+
+    public override async ValueTask EndSessionAsync(DbConnection connection, bool async, CancellationToken cancellationToken)
+    {
+        // KILL of the session's own thread: the server ends it at once, and a prepared branch detaches and waits for
+        // XA COMMIT or XA ROLLBACK from any session (MariaDB 10.5+, MySQL 5.7.7+).
+        if (_driver.ServerThreadId(connection) is not { } thread)
+        {
+            return;
+        }
+
+        try
+        {
+            await ExecuteAsync(connection, null, "KILL " + thread.ToString(CultureInfo.InvariantCulture), async, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DbException)
+        {
+            // "Connection was killed" is the expected answer.
+        }
+    }
+
+    private static string Xid(TransactionBranch branch)
+    {
+        branch.EnsurePlain();
+        return $"'{branch.GlobalId}','{branch.Qualifier}'";
+    }
+}

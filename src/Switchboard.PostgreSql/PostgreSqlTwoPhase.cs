@@ -1,0 +1,90 @@
+using System.Data;
+using System.Data.Common;
+using System.Globalization;
+using Npgsql;
+using Switchboard.Dialects;
+
+namespace Switchboard.PostgreSql;
+
+/// <summary>
+/// Two-phase commit on PostgreSQL: an ordinary transaction, then <c>PREPARE TRANSACTION</c>, <c>COMMIT PREPARED</c> /
+/// <c>ROLLBACK PREPARED</c>, and <c>pg_prepared_xacts</c> for recovery. A branch's gid is <c>global-id/qualifier</c>.
+/// Needs <c>max_prepared_transactions</c> above 0 (a start-up setting), and the same user (or a superuser) to finish a branch.
+/// </summary>
+public sealed partial class PostgreSqlDialect
+{
+    private static readonly TransactionTableSql PostgreSqlTables = TransactionTableSql.Standard with
+    {
+        InsertDecisionIfAbsent = "INSERT INTO switchboard_tx_decision (gtid, outcome, participants, decided_ms) VALUES (@gtid, @outcome, @participants, @decided) ON CONFLICT (gtid) DO NOTHING",
+        InsertMetaIfAbsent = "INSERT INTO switchboard_tx_meta (name, value) VALUES (@name, @value) ON CONFLICT (name) DO NOTHING",
+
+        // A log write must be durable even where the server or database runs with synchronous_commit = off.
+        LogTransactionSetup = ["SET LOCAL synchronous_commit = on"],
+    };
+
+    public override TransactionTableSql TransactionTables => PostgreSqlTables;
+
+    public override async ValueTask<string?> CheckTwoPhaseCommitAsync(DbConnection connection, bool async, CancellationToken cancellationToken)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SHOW max_prepared_transactions";
+        var value = Convert.ToString(async
+            ? await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false)
+            : command.ExecuteScalar(), CultureInfo.InvariantCulture);
+        return value == "0"
+            ? "the server has max_prepared_transactions = 0, so it cannot prepare transactions. Set max_prepared_transactions "
+              + "above 0 (at least the number of transactions that commit at once; max_connections is safe) in postgresql.conf and "
+              + "restart PostgreSQL, or set \"TwoPhaseCommit\": false on the database so that it can join only as the last resource"
+            : null;
+    }
+
+    public override async ValueTask<DbTransaction?> BeginBranchAsync(DbConnection connection, DatabaseDefinition definition, TransactionBranch branch,
+        IsolationLevel isolationLevel, bool async, CancellationToken cancellationToken) =>
+        await BeginTransactionAsync(connection, definition, isolationLevel, isReadOnly: false, async, cancellationToken).ConfigureAwait(false);
+
+    public override ValueTask PrepareBranchAsync(DbConnection connection, DbTransaction? transaction, TransactionBranch branch, bool async,
+        CancellationToken cancellationToken) =>
+
+        // In an aborted transaction PREPARE TRANSACTION answers ROLLBACK without an error; the SELECT before it fails instead
+        // (25P02), in the same round trip, so an aborted branch is never taken for a prepared one.
+        ExecuteAsync(connection, transaction, $"SELECT 1; PREPARE TRANSACTION '{Gid(branch)}'", async, cancellationToken);
+
+    public override ValueTask CommitBranchOnePhaseAsync(DbConnection connection, DbTransaction? transaction, TransactionBranch branch, bool async,
+        CancellationToken cancellationToken) =>
+
+        // Same guard as PrepareBranchAsync: COMMIT of an aborted transaction is a silent ROLLBACK.
+        ExecuteAsync(connection, transaction, "SELECT 1; COMMIT", async, cancellationToken);
+
+    public override ValueTask CommitPreparedAsync(DbConnection connection, TransactionBranch branch, bool async, CancellationToken cancellationToken) =>
+        ExecuteAsync(connection, null, $"COMMIT PREPARED '{Gid(branch)}'", async, cancellationToken);
+
+    public override ValueTask RollbackPreparedAsync(DbConnection connection, TransactionBranch branch, bool async, CancellationToken cancellationToken) =>
+        ExecuteAsync(connection, null, $"ROLLBACK PREPARED '{Gid(branch)}'", async, cancellationToken);
+
+    public override async ValueTask<IReadOnlyList<PreparedBranch>> ListPreparedAsync(DbConnection connection, bool async, CancellationToken cancellationToken)
+    {
+        // COMMIT PREPARED must run in the database that prepared the branch: list only this connection's database.
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT gid, prepared, owner FROM pg_prepared_xacts WHERE database = current_database() ORDER BY prepared";
+        var result = new List<PreparedBranch>();
+        using var reader = async ? await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false) : command.ExecuteReader();
+        while (async ? await reader.ReadAsync(cancellationToken).ConfigureAwait(false) : reader.Read())
+        {
+            var gid = reader.GetString(0);
+            var slash = gid.LastIndexOf('/');
+            var branch = slash > 0 ? new TransactionBranch(gid[..slash], gid[(slash + 1)..]) : new TransactionBranch(gid, "");
+            result.Add(new PreparedBranch(branch, new DateTimeOffset(reader.GetDateTime(1), TimeSpan.Zero), reader.GetString(2)));
+        }
+
+        return result;
+    }
+
+    // 42704: "prepared transaction with identifier ... does not exist".
+    public override bool IsUnknownBranch(Exception exception) => exception is PostgresException { SqlState: "42704" };
+
+    private static string Gid(TransactionBranch branch)
+    {
+        branch.EnsurePlain();
+        return branch.Qualifier.Length == 0 ? branch.GlobalId : branch.GlobalId + "/" + branch.Qualifier;
+    }
+}

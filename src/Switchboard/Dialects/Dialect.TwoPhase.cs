@@ -1,0 +1,184 @@
+using System.Data;
+using System.Data.Common;
+
+namespace Switchboard.Dialects;
+
+/// <summary>
+/// Two-phase commit hooks (SQLAlchemy's <c>do_begin_twophase</c> / <c>do_prepare_twophase</c> / <c>do_commit_twophase</c> /
+/// <c>do_recover_twophase</c>). A dialect with <see cref="SupportsTwoPhaseCommit"/> overrides the branch verbs; every dialect
+/// can hold the small tables of decisions (the coordinator log, or a last resource's own decision record), whose SQL is
+/// standard except where <see cref="TransactionTables"/> says otherwise.
+/// </summary>
+public abstract partial class Dialect
+{
+    /// <summary>
+    /// Checks, once per engine, that the server is set up for two-phase commit, on a freshly opened connection.
+    /// Returns what is wrong in plain words (it becomes part of an error naming the database), or null when it is ready.
+    /// </summary>
+    public virtual ValueTask<string?> CheckTwoPhaseCommitAsync(DbConnection connection, bool async, CancellationToken cancellationToken) =>
+        new(SupportsTwoPhaseCommit ? null : $"{Name} cannot prepare a transaction");
+
+    /// <summary>
+    /// Begins a branch of a distributed transaction. Returns the ADO.NET transaction to run commands in, or null where the
+    /// branch is driven by statements and commands must run without one (MySQL's <c>XA START</c>).
+    /// </summary>
+    public virtual ValueTask<DbTransaction?> BeginBranchAsync(DbConnection connection, DatabaseDefinition definition, TransactionBranch branch,
+        IsolationLevel isolationLevel, bool async, CancellationToken cancellationToken) =>
+        throw new NotSupportedException($"{Name} cannot take part in a two-phase commit");
+
+    /// <summary>Prepares the branch: after this returns, the work survives a crash of the client and of the server until committed or rolled back.</summary>
+    /// <remarks>Must fail, not silently roll back, when the transaction was already aborted by an earlier error.</remarks>
+    public virtual ValueTask PrepareBranchAsync(DbConnection connection, DbTransaction? transaction, TransactionBranch branch, bool async,
+        CancellationToken cancellationToken) =>
+        throw new NotSupportedException($"{Name} cannot prepare a transaction");
+
+    /// <summary>Commits an unprepared branch in one phase (used when it is the only one with work, or the last resource).</summary>
+    public virtual async ValueTask CommitBranchOnePhaseAsync(DbConnection connection, DbTransaction? transaction, TransactionBranch branch, bool async,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(transaction);
+        if (async)
+        {
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            transaction.Commit();
+        }
+    }
+
+    /// <summary>Rolls back a branch that has not been prepared.</summary>
+    public virtual async ValueTask RollbackBranchAsync(DbConnection connection, DbTransaction? transaction, TransactionBranch branch, bool async,
+        CancellationToken cancellationToken)
+    {
+        if (transaction?.Connection is null)
+        {
+            return;
+        }
+
+        if (async)
+        {
+            await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            transaction.Rollback();
+        }
+    }
+
+    /// <summary>Commits a prepared branch. Runs on any connection to the database that prepared it.</summary>
+    public virtual ValueTask CommitPreparedAsync(DbConnection connection, TransactionBranch branch, bool async, CancellationToken cancellationToken) =>
+        throw new NotSupportedException($"{Name} cannot prepare a transaction");
+
+    /// <summary>Rolls back a prepared branch. Runs on any connection to the database that prepared it.</summary>
+    public virtual ValueTask RollbackPreparedAsync(DbConnection connection, TransactionBranch branch, bool async, CancellationToken cancellationToken) =>
+        throw new NotSupportedException($"{Name} cannot prepare a transaction");
+
+    /// <summary>
+    /// Lists the prepared branches this connection can complete (PostgreSQL: those of its database; MySQL: the whole server),
+    /// whoever prepared them. Switchboard decides which are its own from the branch ids.
+    /// </summary>
+    public virtual ValueTask<IReadOnlyList<PreparedBranch>> ListPreparedAsync(DbConnection connection, bool async, CancellationToken cancellationToken) =>
+        new([]);
+
+    /// <summary>
+    /// Whether an error from committing or rolling back a prepared branch says the server does not know the branch. Switchboard
+    /// then checks <see cref="ListPreparedAsync"/>: MySQL also answers so while the branch is still attached to another live session.
+    /// </summary>
+    public virtual bool IsUnknownBranch(Exception exception) => false;
+
+    /// <summary>
+    /// Ends the server session behind a connection that is being discarded in the middle of the protocol, without completing
+    /// its branch: a prepared branch must outlive it, an unprepared one roll back. Default: nothing (closing the connection
+    /// does it). MySQL keeps a prepared XA branch attached to its session, where no other session can finish it, until the
+    /// session ends; and its drivers try a plain ROLLBACK on close, which the server refuses.
+    /// </summary>
+    public virtual ValueTask EndSessionAsync(DbConnection connection, bool async, CancellationToken cancellationToken) => default;
+
+    /// <summary>The SQL of the decision tables on this kind of database.</summary>
+    public virtual TransactionTableSql TransactionTables => TransactionTableSql.Standard;
+}
+
+/// <summary>
+/// One branch of a distributed transaction: the global id shared by every participant, and a qualifier telling the
+/// participants apart (two databases on one server cannot prepare the same id). Both use only <c>[A-Za-z0-9._-]</c>
+/// when Switchboard made them; a foreign branch may hold anything.
+/// </summary>
+/// <param name="GlobalId">The distributed transaction's id, for example <c>sb1.orders-api.3f9a2c7d1e0b.k2.5</c>.</param>
+/// <param name="Qualifier">The branch within it, for example <c>0</c>; empty for a foreign branch that has none.</param>
+public sealed record TransactionBranch(string GlobalId, string Qualifier)
+{
+    public override string ToString() => Qualifier.Length == 0 ? GlobalId : GlobalId + "/" + Qualifier;
+
+    /// <summary>Whether both parts can be written inside a quoted SQL literal without escaping.</summary>
+    public bool IsPlain => IsPlainText(GlobalId) && IsPlainText(Qualifier);
+
+    /// <summary>Throws unless <see cref="IsPlain"/>: dialects inline branch ids into statements that take no parameters.</summary>
+    public TransactionBranch EnsurePlain() =>
+        IsPlain ? this : throw new ArgumentException($"branch id '{this}' has characters Switchboard does not write into SQL", nameof(GlobalId));
+
+    private static bool IsPlainText(string text) =>
+        text.Length <= 200 && text.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
+}
+
+/// <summary>A prepared branch found on a database by <see cref="Dialect.ListPreparedAsync"/>.</summary>
+/// <param name="Branch">Its id, split into global id and qualifier as far as the dialect can tell.</param>
+/// <param name="PreparedAt">When it was prepared, where the server says.</param>
+/// <param name="Owner">The user that prepared it, where the server says.</param>
+public sealed record PreparedBranch(TransactionBranch Branch, DateTimeOffset? PreparedAt, string? Owner);
+
+/// <summary>
+/// The SQL of Switchboard's decision tables: <c>switchboard_tx_decision</c> (one row per decided global transaction),
+/// <c>switchboard_tx_meta</c> (the log's identity) and <c>switchboard_tx_incarnation</c> (one row per coordinator process).
+/// Standard SQL that SQLite, PostgreSQL and MySQL all accept, except the insert that ignores a duplicate key.
+/// Parameters are named <c>@name</c>.
+/// </summary>
+public sealed record TransactionTableSql
+{
+    public static TransactionTableSql Standard { get; } = new();
+
+    /// <summary>Creates the tables when missing; each statement runs on its own.</summary>
+    public IReadOnlyList<string> CreateTables { get; init; } =
+    [
+        "CREATE TABLE IF NOT EXISTS switchboard_tx_decision (gtid VARCHAR(100) NOT NULL PRIMARY KEY, outcome CHAR(1) NOT NULL, participants VARCHAR(4000) NOT NULL, decided_ms BIGINT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS switchboard_tx_meta (name VARCHAR(64) NOT NULL PRIMARY KEY, value VARCHAR(200) NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS switchboard_tx_incarnation (id VARCHAR(16) NOT NULL PRIMARY KEY, process VARCHAR(200) NOT NULL, started_ms BIGINT NOT NULL, heartbeat_ms BIGINT NOT NULL)",
+    ];
+
+    /// <summary>Creates only the decision table (what a last resource holds).</summary>
+    public string CreateDecisionTable => CreateTables[0];
+
+    /// <summary>Statements run at the start of each log write, after BEGIN (for example to force a synchronous commit).</summary>
+    public IReadOnlyList<string> LogTransactionSetup { get; init; } = [];
+
+    /// <summary>Statements run once on each connection the log opens (for example <c>PRAGMA synchronous = FULL</c>).</summary>
+    public IReadOnlyList<string> LogConnectionSetup { get; init; } = [];
+
+    /// <summary>Records a decision; a duplicate key fails (inside a last resource's transaction, that failure is the point).</summary>
+    public string InsertDecision { get; init; } =
+        "INSERT INTO switchboard_tx_decision (gtid, outcome, participants, decided_ms) VALUES (@gtid, @outcome, @participants, @decided)";
+
+    /// <summary>Records a decision unless one exists; affects 0 rows when it does.</summary>
+    public string InsertDecisionIfAbsent { get; init; } =
+        "INSERT INTO switchboard_tx_decision (gtid, outcome, participants, decided_ms) SELECT @gtid, @outcome, @participants, @decided WHERE NOT EXISTS (SELECT 1 FROM switchboard_tx_decision WHERE gtid = @gtid)";
+
+    public string SelectDecision { get; init; } = "SELECT outcome FROM switchboard_tx_decision WHERE gtid = @gtid";
+
+    public string SelectDecisions { get; init; } = "SELECT gtid, outcome, participants, decided_ms FROM switchboard_tx_decision";
+
+    public string DeleteDecision { get; init; } = "DELETE FROM switchboard_tx_decision WHERE gtid = @gtid";
+
+    public string SelectMeta { get; init; } = "SELECT value FROM switchboard_tx_meta WHERE name = @name";
+
+    public string InsertMetaIfAbsent { get; init; } =
+        "INSERT INTO switchboard_tx_meta (name, value) SELECT @name, @value WHERE NOT EXISTS (SELECT 1 FROM switchboard_tx_meta WHERE name = @name)";
+
+    public string InsertIncarnation { get; init; } =
+        "INSERT INTO switchboard_tx_incarnation (id, process, started_ms, heartbeat_ms) VALUES (@id, @process, @now, @now)";
+
+    public string UpdateHeartbeat { get; init; } = "UPDATE switchboard_tx_incarnation SET heartbeat_ms = @now WHERE id = @id";
+
+    public string SelectIncarnations { get; init; } = "SELECT id, process, started_ms, heartbeat_ms FROM switchboard_tx_incarnation";
+
+    public string DeleteIncarnation { get; init; } = "DELETE FROM switchboard_tx_incarnation WHERE id = @id";
+}

@@ -1,0 +1,667 @@
+using System.Data.Common;
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.ExceptionServices;
+using Microsoft.Extensions.Logging;
+using Switchboard.Internal;
+using Switchboard.Transactions;
+
+namespace Switchboard;
+
+/// <summary>
+/// A transaction across named databases: all of them commit, or none does — even if the process dies at the worst moment.
+/// Begin one with <see cref="DistributedTransactionExtensions.BeginDistributedAsync(SwitchboardCatalog, string[])"/>, do the
+/// work through <see cref="Session"/>, then <see cref="CommitAsync(CancellationToken)"/>. Disposing without committing rolls everything back.
+/// <para>
+/// Commit prepares every participant in parallel (PostgreSQL <c>PREPARE TRANSACTION</c>, MySQL <c>XA PREPARE</c>), makes the
+/// decision durable (the coordinator log, or the last resource's own commit), then commits every participant in parallel.
+/// A database that cannot be told is completed later by the background retry or by recovery, and
+/// <see cref="DistributedTransactionException"/> says so for each database. Not thread-safe, but the sessions of different
+/// databases may be used at the same time.
+/// </para>
+/// </summary>
+public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposable
+{
+    /// <summary>A coordinator that resumes after this long between prepare and decision aborts instead (recovery may have given up on it).</summary>
+    private static readonly TimeSpan MaxPrepareToDecision = TimeSpan.FromMinutes(10);
+
+    private readonly TransactionCoordinator _coordinator;
+    private readonly Participant[] _participants;
+    private readonly Participant? _lastResource;
+    private readonly CoordinatorLog? _log;
+    private State _state = State.Active;
+    private IReadOnlyList<ParticipantResult>? _results;
+
+    private DistributedTransaction(TransactionCoordinator coordinator, string id, DistributedTransactionOptions options, Participant[] participants,
+        Participant? lastResource, CoordinatorLog? log)
+    {
+        _coordinator = coordinator;
+        Id = id;
+        Options = options;
+        _participants = participants;
+        _lastResource = lastResource;
+        _log = log;
+        Databases = [.. participants.Select(p => p.Database)];
+    }
+
+    private enum State
+    {
+        Active,
+        Completing,
+        Committed,
+        RolledBack,
+    }
+
+    /// <summary>The global transaction id (what <c>pg_prepared_xacts</c>, <c>XA RECOVER</c> and <c>switchboard recover</c> show).</summary>
+    public string Id { get; }
+
+    public DistributedTransactionOptions Options { get; }
+
+    /// <summary>The participating databases, in the order given.</summary>
+    public IReadOnlyList<string> Databases { get; }
+
+    /// <summary>Whether work can still be done and committed.</summary>
+    public bool IsActive => _state == State.Active;
+
+    /// <summary>What became of each database, once the transaction has committed or rolled back (null before).</summary>
+    public IReadOnlyList<ParticipantResult>? Results => _results;
+
+    /// <summary>The session bound to this transaction on one of its databases. Its own commit and rollback refuse.</summary>
+    public DatabaseSession Session(string database)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        if (_state != State.Active)
+        {
+            throw new InvalidOperationException($"Distributed transaction {Id} has ended ({_state}): begin a new one.");
+        }
+
+        return _participants.FirstOrDefault(p => string.Equals(p.Database, database, StringComparison.OrdinalIgnoreCase))?.Session
+            ?? throw new ArgumentException($"Database '{database}' is not part of distributed transaction {Id} (participants: {string.Join(", ", Databases)}).",
+                nameof(database));
+    }
+
+    public void Commit() => CommitAsync(IOBehavior.Synchronous, CancellationToken.None).GetCompletedResult();
+
+    /// <summary>Commits on every database, or on none. Throws <see cref="DistributedTransactionException"/> saying, per database, what happened when it could not simply commit.</summary>
+    public Task CommitAsync(CancellationToken cancellationToken = default) => CommitAsync(IOBehavior.Asynchronous, cancellationToken).AsTask();
+
+    public void Rollback() => RollbackAsync(IOBehavior.Synchronous).GetCompletedResult();
+
+    public Task RollbackAsync() => RollbackAsync(IOBehavior.Asynchronous).AsTask();
+
+    public void Dispose() => DisposeAsync(IOBehavior.Synchronous).GetCompletedResult();
+
+    public ValueTask DisposeAsync() => DisposeAsync(IOBehavior.Asynchronous);
+
+    public override string ToString() => $"DistributedTransaction({Id}: {string.Join(", ", Databases)})";
+
+    /// <summary>Opens a connection and begins a branch on every database in parallel; checks before any work that each can take part.</summary>
+    internal static async ValueTask<DistributedTransaction> BeginAsync(SwitchboardCatalog catalog, IReadOnlyList<string> databases,
+        DistributedTransactionOptions options, IOBehavior io, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(databases);
+        ArgumentNullException.ThrowIfNull(options);
+        if (databases.Count == 0)
+        {
+            throw new ArgumentException("A distributed transaction needs at least one database.", nameof(databases));
+        }
+
+        if (databases.GroupBy(d => d, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1) is { } twice)
+        {
+            throw new ArgumentException($"Database '{twice.Key}' is named twice.", nameof(databases));
+        }
+
+        var coordinator = catalog.Transactions;
+        var engines = databases.Select(catalog.GetEngine).ToList();
+        var twoPhase = options.Mode == DistributedTransactionMode.TwoPhaseCommit;
+        var cannotPrepare = engines.Where(e => !e.Definition.CanPrepare).ToList();
+        if (twoPhase && cannotPrepare.Count > 1)
+        {
+            throw new TwoPhaseCommitUnavailableException([.. cannotPrepare.Select(e => new KeyValuePair<string, string>(e.Name,
+                $"({e.Dialect.Name} at {e.Definition.Target}) cannot prepare a transaction, and at most one such database can join a two-phase commit, "
+                + $"as its last resource (here: {string.Join(", ", cannotPrepare.Select(c => "'" + c.Name + "'"))}). "
+                + "Use DistributedTransactionOptions.BestEffort for one-phase commits in order"))]);
+        }
+
+        // One database alone needs no protocol: an ordinary transaction and a one-phase commit.
+        twoPhase &= engines.Count > 1;
+        string id;
+        CoordinatorLog? log = null;
+        var lastResource = twoPhase ? cannotPrepare.FirstOrDefault() : null;
+        if (twoPhase)
+        {
+            log = await coordinator.GetWritableLogAsync(io, cancellationToken).ConfigureAwait(false);
+            id = coordinator.NewGlobalId(lastResource is null ? null : GlobalTransactionId.DeciderTag(lastResource.Name));
+            coordinator.MarkUndecided(id);
+        }
+        else
+        {
+            id = coordinator.NewLocalId();
+        }
+
+        var participants = engines.Select((e, i) => new Participant(i, e, twoPhase && e.Definition.CanPrepare,
+            new Dialects.TransactionBranch(id, i.ToString(CultureInfo.InvariantCulture)))).ToArray();
+        var sessionOptions = new SessionOptions { IsolationLevel = options.IsolationLevel, CommandTimeout = options.CommandTimeout };
+        var problems = new KeyValuePair<string, string>?[participants.Length];
+        var errors = new Exception?[participants.Length];
+        await Fanout.RunAsync(participants.Length, async (i, branchIo) =>
+        {
+            try
+            {
+                problems[i] = await BeginParticipantAsync(coordinator, participants[i], lastResource, sessionOptions, options, id, branchIo, cancellationToken)
+                    .ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is DbException or InvalidOperationException or ArgumentException or IOException or TimeoutException or OperationCanceledException)
+            {
+                errors[i] = e;
+            }
+        }, io).ConfigureAwait(false);
+
+        if (problems.Any(p => p is not null) || errors.Any(e => e is not null))
+        {
+            foreach (var p in participants)
+            {
+                await RollbackQuietlyAsync(p, io).ConfigureAwait(false);
+            }
+
+            coordinator.MarkDecided(id);
+            if (problems.Any(p => p is not null))
+            {
+                throw new TwoPhaseCommitUnavailableException([.. problems.Where(p => p is not null).Select(p => p!.Value)]);
+            }
+
+            var first = errors.First(e => e is not null)!;
+            if (first is DbException and not SwitchboardException)
+            {
+                throw participants[Array.IndexOf(errors, first)].Fail("BEGIN", first);
+            }
+
+            ExceptionDispatchInfo.Throw(first);
+        }
+
+        return new DistributedTransaction(coordinator, id, options, participants, lastResource is null ? null : participants[engines.IndexOf(lastResource)], log);
+    }
+
+    private static async ValueTask<KeyValuePair<string, string>?> BeginParticipantAsync(TransactionCoordinator coordinator, Participant p, DatabaseEngine? lastResource,
+        SessionOptions sessionOptions, DistributedTransactionOptions options, string id, IOBehavior io, CancellationToken cancellationToken)
+    {
+        var connection = await p.Engine.OpenConnectionAsync(io, cancellationToken).ConfigureAwait(false);
+        p.Connection = connection;
+        var async = io == IOBehavior.Asynchronous;
+        if (p.Prepares)
+        {
+            if (await coordinator.CheckReadyAsync(p.Engine, connection, io, cancellationToken).ConfigureAwait(false) is { } problem)
+            {
+                return new(p.Database, $"({p.Dialect.Name} at {p.Engine.Definition.Target}) cannot take part in a two-phase commit: {problem}");
+            }
+
+            p.Transaction = await p.Dialect.BeginBranchAsync(connection, p.Engine.Definition, p.Branch, options.IsolationLevel, async, cancellationToken)
+                .ConfigureAwait(false);
+            p.IsBranch = true;
+        }
+        else
+        {
+            if (p.Engine == lastResource)
+            {
+                await coordinator.EnsureDecisionTableAsync(p.Engine, connection, io, cancellationToken).ConfigureAwait(false);
+            }
+
+            p.Transaction = await p.Dialect.BeginTransactionAsync(connection, p.Engine.Definition, options.IsolationLevel, false, async, cancellationToken)
+                .ConfigureAwait(false);
+        }
+
+        p.State = BranchState.Active;
+        p.Session = new DatabaseSession(p.Engine, sessionOptions, coordinator.Catalog.SessionLogger);
+        p.Session.Enlist(connection, p.Transaction, id);
+        return null;
+    }
+
+    private async ValueTask CommitAsync(IOBehavior io, CancellationToken cancellationToken)
+    {
+        ThrowIfNotActive("commit");
+        _state = State.Completing;
+        Participant? aborted = null;
+        foreach (var p in _participants)
+        {
+            var (_, _, statementFailed) = p.Session!.Unenlist();
+            if (statementFailed && p.Dialect.TransactionAbortsOnError)
+            {
+                aborted ??= p;
+            }
+        }
+
+        if (aborted is not null)
+        {
+            throw await AbortAsync($"a statement failed on '{aborted.Database}' earlier in the transaction, so the server aborted its part", null, io)
+                .ConfigureAwait(false);
+        }
+
+        if (_participants.Any(p => p.Prepares))
+        {
+            await CommitTwoPhaseAsync(io, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            await CommitInOrderAsync(io).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask CommitTwoPhaseAsync(IOBehavior io, CancellationToken cancellationToken)
+    {
+        var faults = _coordinator.Faults;
+        var preparers = _participants.Where(p => p.Prepares).ToArray();
+        var started = Stopwatch.GetTimestamp();
+
+        // Phase one: prepare everywhere at once.
+        await Fanout.RunAsync(preparers.Length, async (i, branchIo) =>
+        {
+            var p = preparers[i];
+            try
+            {
+                await p.Dialect.PrepareBranchAsync(p.Connection!, p.Transaction, p.Branch, branchIo == IOBehavior.Asynchronous, cancellationToken).ConfigureAwait(false);
+                p.State = BranchState.Prepared;
+            }
+            catch (Exception e) when (e is DbException or InvalidOperationException or IOException or TimeoutException or OperationCanceledException)
+            {
+                p.State = BranchState.PrepareFailed;
+                p.MaybePrepared = p.ConnectionLost(e);
+                p.Fail("PREPARE", e);
+                return;
+            }
+
+            faults?.Invoke(FaultPoint.AfterPrepare, p.Index);
+        }, io).ConfigureAwait(false);
+
+        if (preparers.FirstOrDefault(p => p.State == BranchState.PrepareFailed) is { } failed)
+        {
+            throw await AbortAsync($"'{failed.Database}' could not prepare", failed.Error, io).ConfigureAwait(false);
+        }
+
+        faults?.Invoke(FaultPoint.BeforeDecision, -1);
+        if (Stopwatch.GetElapsedTime(started) > MaxPrepareToDecision)
+        {
+            throw await AbortAsync($"more than {MaxPrepareToDecision.TotalMinutes:0} minutes passed between prepare and decision, so recovery may have rolled it back",
+                null, io).ConfigureAwait(false);
+        }
+
+        // The decision. Until it is durable everything can still roll back; from then on everything commits.
+        var participantsRecord = _coordinator.ParticipantsRecord(_participants);
+        if (_lastResource is { } last)
+        {
+            await CommitLastResourceAsync(last, participantsRecord, io).ConfigureAwait(false);
+        }
+        else
+        {
+            char recorded;
+            try
+            {
+                recorded = await _log!.RecordAsync(Id, 'C', participantsRecord, io).ConfigureAwait(false);
+            }
+            catch (TransactionLogException e)
+            {
+                throw await AbortAsync($"the decision could not be written to the transaction log ({_log!.Location})", e, io).ConfigureAwait(false);
+            }
+
+            if (recorded != 'C')
+            {
+                throw await AbortAsync("recovery found it prepared without a decision and rolled it back first", null, io).ConfigureAwait(false);
+            }
+        }
+
+        faults?.Invoke(FaultPoint.AfterDecision, -1);
+        _coordinator.MarkDecided(Id);
+
+        // Phase two: commit everywhere at once. Not cancellable: the outcome is decided.
+        if (Options.CompleteInBackground)
+        {
+            _state = State.Committed;
+            _results = [.. _participants.Select(p => new ParticipantResult(p.Database, ParticipantOutcome.Committed, null))];
+            _ = Task.Run(async () =>
+            {
+                var inDoubt = await CompletePhaseTwoAsync(preparers, IOBehavior.Asynchronous).ConfigureAwait(false);
+                if (inDoubt.Count > 0)
+                {
+                    LogInDoubt(_coordinator.Logger, Id, string.Join(", ", inDoubt.Select(p => p.Database)));
+                }
+            }, CancellationToken.None);
+            return;
+        }
+
+        var left = await CompletePhaseTwoAsync(preparers, io).ConfigureAwait(false);
+        _state = State.Committed;
+        if (left.Count > 0)
+        {
+            LogInDoubt(_coordinator.Logger, Id, string.Join(", ", left.Select(p => p.Database)));
+            throw Failure(DistributedOutcome.Committed, $"{Names(left)} could not be told to commit", left[0].Error);
+        }
+    }
+
+    /// <summary>Commits every prepared branch in parallel; hands those that cannot be told to the background retry and returns them.</summary>
+    private async ValueTask<List<Participant>> CompletePhaseTwoAsync(Participant[] preparers, IOBehavior io)
+    {
+        var faults = _coordinator.Faults;
+        await Fanout.RunAsync(preparers.Length, async (i, branchIo) =>
+        {
+            var p = preparers[i];
+            await CompletePreparedAsync(p, commit: true, branchIo).ConfigureAwait(false);
+            if (p.State == BranchState.Committed)
+            {
+                faults?.Invoke(FaultPoint.AfterCommit, p.Index);
+            }
+        }, io).ConfigureAwait(false);
+
+        await FinishAsync(io).ConfigureAwait(false);
+        var inDoubt = preparers.Where(p => p.State == BranchState.InDoubt).ToList();
+        if (inDoubt.Count == 0)
+        {
+            _coordinator.ForgetDecision(Id, _lastResource?.Engine);
+        }
+        else
+        {
+            _coordinator.RetryLater(Id, commit: true, inDoubt.Select(p => (p.Database, p.Branch)), _lastResource?.Engine);
+        }
+
+        return inDoubt;
+    }
+
+    /// <summary>
+    /// The last resource cannot prepare, so its one-phase commit is the decision: the decision row is written inside its
+    /// transaction, and recovery reads it there.
+    /// </summary>
+    private async ValueTask CommitLastResourceAsync(Participant last, string participantsRecord, IOBehavior io)
+    {
+        try
+        {
+            await CoordinatorLog.ExecuteAsync(last.Connection!, last.Transaction, last.Dialect.TransactionTables.InsertDecision,
+                new { gtid = Id, outcome = "C", participants = participantsRecord, decided = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() }, io,
+                CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is DbException or InvalidOperationException or IOException or TimeoutException)
+        {
+            // Nothing is committed: the row (or a presumed abort recovery recorded first) blocked the commit.
+            last.Fail("recording the decision", e);
+            throw await AbortAsync($"the last resource '{last.Database}' could not record the decision", last.Error, io).ConfigureAwait(false);
+        }
+
+        try
+        {
+            await CommitLocalAsync(last, io).ConfigureAwait(false);
+            last.State = BranchState.Committed;
+            return;
+        }
+        catch (Exception e) when (e is DbException or InvalidOperationException or IOException or TimeoutException)
+        {
+            last.Fail("COMMIT", e);
+        }
+
+        // Whether that commit happened is written in the database itself: ask it.
+        char? outcome;
+        try
+        {
+            outcome = await TransactionCoordinator.ReadLastResourceDecisionAsync(last.Engine, Id, io, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is DbException or InvalidOperationException or IOException or TimeoutException)
+        {
+            foreach (var p in _participants)
+            {
+                p.State = BranchState.InDoubt;
+            }
+
+            await FinishAsync(io).ConfigureAwait(false);
+            _state = State.Committed;
+            _coordinator.MarkDecided(Id);
+            _coordinator.RequestRecovery(immediately: false);
+            throw Failure(DistributedOutcome.InDoubt, $"the last resource '{last.Database}' failed while committing and its decision cannot be read back",
+                last.Error);
+        }
+
+        if (outcome == 'C')
+        {
+            last.State = BranchState.Committed;
+            return;
+        }
+
+        last.State = BranchState.RolledBack;
+        throw await AbortAsync($"the last resource '{last.Database}' could not commit", last.Error, io).ConfigureAwait(false);
+    }
+
+    /// <summary>One-phase commits in the order given: best-effort mode, or a transaction with one participant.</summary>
+    private async ValueTask CommitInOrderAsync(IOBehavior io)
+    {
+        Participant? failed = null;
+        foreach (var p in _participants)
+        {
+            if (failed is not null)
+            {
+                await RollbackQuietlyAsync(p, io).ConfigureAwait(false);
+                continue;
+            }
+
+            try
+            {
+                if (p.IsBranch)
+                {
+                    await p.Dialect.CommitBranchOnePhaseAsync(p.Connection!, p.Transaction, p.Branch, io == IOBehavior.Asynchronous, CancellationToken.None)
+                        .ConfigureAwait(false);
+                }
+                else
+                {
+                    await CommitLocalAsync(p, io).ConfigureAwait(false);
+                }
+
+                p.State = BranchState.Committed;
+            }
+            catch (Exception e) when (e is DbException or InvalidOperationException or IOException or TimeoutException)
+            {
+                p.State = p.ConnectionLost(e) ? BranchState.Unknown : BranchState.RolledBack;
+                p.Fail("COMMIT", e);
+                failed = p;
+            }
+        }
+
+        _coordinator.MarkDecided(Id);
+        await FinishAsync(io).ConfigureAwait(false);
+        if (failed is null)
+        {
+            _state = State.Committed;
+            return;
+        }
+
+        var committed = _participants.Any(p => p.State == BranchState.Committed);
+        _state = committed ? State.Committed : State.RolledBack;
+        var outcome = committed ? DistributedOutcome.Partial
+            : failed.State == BranchState.Unknown ? DistributedOutcome.InDoubt
+            : DistributedOutcome.RolledBack;
+        throw Failure(outcome, $"'{failed.Database}' could not commit", failed.Error);
+    }
+
+    private static async ValueTask CommitLocalAsync(Participant p, IOBehavior io)
+    {
+        if (io == IOBehavior.Synchronous)
+        {
+            p.Transaction!.Commit();
+        }
+        else
+        {
+            await p.Transaction!.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Commits or rolls back a prepared branch; once more on a fresh connection if its own was lost; else leaves it in doubt.</summary>
+    private static async ValueTask CompletePreparedAsync(Participant p, bool commit, IOBehavior io)
+    {
+        for (var attempt = 0; attempt < 2; attempt++)
+        {
+            DbConnection? fresh = null;
+            try
+            {
+                var (connection, isFresh) = await p.ConnectionForAsync(io, CancellationToken.None).ConfigureAwait(false);
+                fresh = isFresh ? connection : null;
+
+                // "Already complete" means recovery finished it first (a commit decision is never rolled back, nor an abort
+                // committed), or it was never prepared.
+                if (await PreparedBranches.CompleteAsync(p.Dialect, connection, p.Branch, commit, io, CancellationToken.None).ConfigureAwait(false))
+                {
+                    p.State = commit ? BranchState.Committed : BranchState.RolledBack;
+                    return;
+                }
+
+                p.State = BranchState.InDoubt; // held by a session that has not ended yet
+                return;
+            }
+            catch (Exception e) when (e is DbException or InvalidOperationException or IOException or TimeoutException)
+            {
+                p.State = BranchState.InDoubt;
+                p.Fail(commit ? "COMMIT PREPARED" : "ROLLBACK PREPARED", e);
+                if (!p.ConnectionLost(e) || fresh is not null)
+                {
+                    return;
+                }
+
+                // The branch's own connection was lost: drop it, and try once on a new one.
+                await p.ReleaseAsync(io, discard: true).ConfigureAwait(false);
+            }
+            finally
+            {
+                if (fresh is not null)
+                {
+                    await DatabaseEngine.CloseAsync(fresh, io).ConfigureAwait(false);
+                }
+            }
+        }
+    }
+
+    /// <summary>Rolls back every participant (prepared or not); returns the report to throw.</summary>
+    private async ValueTask<DistributedTransactionException> AbortAsync(string reason, Exception? cause, IOBehavior io)
+    {
+        var faults = _coordinator.Faults;
+        await Fanout.RunAsync(_participants.Length, async (i, branchIo) =>
+        {
+            var p = _participants[i];
+            if (p.State == BranchState.Prepared || p.State == BranchState.PrepareFailed && p.MaybePrepared)
+            {
+                await CompletePreparedAsync(p, commit: false, branchIo).ConfigureAwait(false);
+            }
+            else if (p.State is BranchState.Active or BranchState.PrepareFailed)
+            {
+                await RollbackQuietlyAsync(p, branchIo).ConfigureAwait(false);
+            }
+
+            if (p.State == BranchState.RolledBack)
+            {
+                faults?.Invoke(FaultPoint.AfterRollback, p.Index);
+            }
+        }, io).ConfigureAwait(false);
+
+        _coordinator.MarkDecided(Id);
+        await FinishAsync(io).ConfigureAwait(false);
+        _state = State.RolledBack;
+        var inDoubt = _participants.Where(p => p.State == BranchState.InDoubt).ToList();
+        if (inDoubt.Count > 0)
+        {
+            _coordinator.RetryLater(Id, commit: false, inDoubt.Select(p => (p.Database, p.Branch)), null);
+        }
+
+        return Failure(DistributedOutcome.RolledBack, reason, cause);
+    }
+
+    /// <summary>Rolls back an unprepared branch; if that fails the connection is discarded, and the server rolls back when it goes.</summary>
+    private static async ValueTask RollbackQuietlyAsync(Participant p, IOBehavior io)
+    {
+        if (p.Connection is null)
+        {
+            p.State = BranchState.RolledBack;
+            return;
+        }
+
+        var discard = false;
+        try
+        {
+            var async = io == IOBehavior.Asynchronous;
+            if (p.IsBranch)
+            {
+                await p.Dialect.RollbackBranchAsync(p.Connection, p.Transaction, p.Branch, async, CancellationToken.None).ConfigureAwait(false);
+            }
+            else if (p.Transaction?.Connection is not null)
+            {
+                if (async)
+                {
+                    await p.Transaction.RollbackAsync(CancellationToken.None).ConfigureAwait(false);
+                }
+                else
+                {
+                    p.Transaction.Rollback();
+                }
+            }
+        }
+        catch (Exception e) when (e is DbException or InvalidOperationException or IOException or TimeoutException)
+        {
+            discard = true;
+        }
+
+        p.State = BranchState.RolledBack;
+        await p.ReleaseAsync(io, discard).ConfigureAwait(false);
+    }
+
+    private async ValueTask RollbackAsync(IOBehavior io)
+    {
+        ThrowIfNotActive("roll back");
+        _state = State.Completing;
+        foreach (var p in _participants)
+        {
+            p.Session!.Unenlist();
+        }
+
+        await Fanout.RunAsync(_participants.Length, (i, branchIo) => RollbackQuietlyAsync(_participants[i], branchIo), io).ConfigureAwait(false);
+        _coordinator.MarkDecided(Id);
+        _results = [.. _participants.Select(p => p.ToResult())];
+        _state = State.RolledBack;
+    }
+
+    private async ValueTask DisposeAsync(IOBehavior io)
+    {
+        if (_state == State.Active)
+        {
+            await RollbackAsync(io).ConfigureAwait(false);
+            return;
+        }
+
+        if (_state == State.Completing)
+        {
+            // The protocol was interrupted by something unexpected: leave every branch as it is (recovery settles prepared
+            // ones) and discard the connections, so the server rolls back whatever was not prepared.
+            foreach (var p in _participants)
+            {
+                p.Session?.Unenlist();
+                await p.ReleaseAsync(io, discard: true).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async ValueTask FinishAsync(IOBehavior io)
+    {
+        foreach (var p in _participants)
+        {
+            await p.ReleaseAsync(io, discard: p.State is BranchState.InDoubt or BranchState.Unknown).ConfigureAwait(false);
+        }
+
+        _results = [.. _participants.Select(p => p.ToResult())];
+    }
+
+    private DistributedTransactionException Failure(DistributedOutcome outcome, string reason, Exception? cause) =>
+        new(Id, outcome, _results ?? [.. _participants.Select(p => p.ToResult())], reason, cause,
+            [.. _participants.SelectMany(p => p.Engine.Definition.Secrets)]);
+
+    private void ThrowIfNotActive(string operation)
+    {
+        if (_state != State.Active)
+        {
+            throw new InvalidOperationException($"Cannot {operation} distributed transaction {Id}: it has already {(_state == State.Committed ? "committed" : _state == State.RolledBack ? "rolled back" : "begun to complete")}.");
+        }
+    }
+
+    private static string Names(IEnumerable<Participant> participants) => string.Join(", ", participants.Select(p => "'" + p.Database + "'"));
+
+    [LoggerMessage(EventId = 4010, Level = LogLevel.Warning, Message = "Distributed transaction {TransactionId} committed; in doubt on {Databases} until they can be reached")]
+    private static partial void LogInDoubt(ILogger logger, string transactionId, string databases);
+}

@@ -1,0 +1,39 @@
+using System.Runtime.ExceptionServices;
+using Switchboard.Internal;
+
+namespace Switchboard.Transactions;
+
+/// <summary>Runs one operation per participant at the same time, synchronously or asynchronously (one code path for both).</summary>
+internal static class Fanout
+{
+    public static async ValueTask RunAsync(int count, Func<int, IOBehavior, ValueTask> operation, IOBehavior io)
+    {
+        if (count == 1)
+        {
+            await operation(0, io).ConfigureAwait(false);
+            return;
+        }
+
+        if (io == IOBehavior.Asynchronous)
+        {
+            var tasks = new Task[count];
+            for (var i = 0; i < count; i++)
+            {
+                tasks[i] = operation(i, io).AsTask();
+            }
+
+            await Task.WhenAll(tasks).ConfigureAwait(false);
+            return;
+        }
+
+        // Blocking I/O in parallel needs threads: the caller's and the pool's.
+        try
+        {
+            System.Threading.Tasks.Parallel.For(0, count, i => operation(i, IOBehavior.Synchronous).GetCompletedResult());
+        }
+        catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+        {
+            ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+        }
+    }
+}

@@ -1,0 +1,658 @@
+using System.Collections.Concurrent;
+using System.Data.Common;
+using Microsoft.Extensions.Logging;
+using Switchboard.Dialects;
+using Switchboard.Internal;
+
+namespace Switchboard.Transactions;
+
+/// <summary>
+/// The catalog's coordinator of distributed transactions. Owns the durable log (opened on first use), this process's
+/// incarnation (registered on the first transaction, held alive by a lock file or a heartbeat), the ids, the per-database
+/// "is it ready for two-phase commit" answers, and a background loop that retries phase two on participants that could not
+/// be reached, forgets finished decisions, and runs recovery at start-up and again while anything is left in doubt.
+/// </summary>
+internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDisposable
+{
+    private static readonly TimeSpan Tick = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan HeartbeatInterval = TimeSpan.FromSeconds(5);
+
+    /// <summary>A log in a database counts an incarnation alive while its heartbeat is younger than this.</summary>
+    internal static readonly TimeSpan HeartbeatTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly SwitchboardCatalog _catalog;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _openLock = new(1, 1);
+    private readonly SemaphoreSlim _recoveryLock = new(1, 1);
+    private readonly SemaphoreSlim _wake = new(0);
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ConcurrentDictionary<string, byte> _undecided = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, string?> _readiness = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<string, byte> _decisionTables = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<(string GlobalId, string Database), RetryItem> _retries = new();
+    private readonly ConcurrentQueue<(DatabaseEngine Engine, string GlobalId)> _lastResourceForgets = new();
+    private readonly ConcurrentDictionary<string, string> _participantRecords = new(StringComparer.Ordinal);
+    private readonly Lock _backgroundLock = new();
+    private CoordinatorLog? _log;
+    private string? _incarnation;
+    private FileStream? _incarnationLock;
+    private long _sequence;
+    private Task? _background;
+    private volatile bool _recoveryWanted;
+    private DateTimeOffset _nextRecovery;
+    private TimeSpan _recoveryBackoff;
+    private int _disposed;
+
+    public TransactionCoordinator(SwitchboardCatalog catalog, TransactionSettings settings, ILoggerFactory loggerFactory)
+    {
+        _catalog = catalog;
+        Settings = settings;
+        _logger = loggerFactory.CreateLogger("Switchboard.Transactions");
+        _recoveryBackoff = settings.RetryInterval;
+        if (settings.RecoverOnStart && (settings.LogDatabase is not null || File.Exists(settings.LogPath)))
+        {
+            RequestRecovery(immediately: true);
+        }
+    }
+
+    public TransactionSettings Settings { get; }
+
+    public SwitchboardCatalog Catalog => _catalog;
+
+    public ILogger Logger => _logger;
+
+    public FaultHandler? Faults => Settings.Faults;
+
+    /// <summary>This process's incarnation id once registered (its undecided transactions are known in memory).</summary>
+    public string? Incarnation => _incarnation;
+
+    /// <summary>How many branches wait for phase two to be retried.</summary>
+    public int PendingRetries => _retries.Count;
+
+    /// <summary>Opens (creating) the log and registers this process, once; returns the log.</summary>
+    public async ValueTask<CoordinatorLog> GetWritableLogAsync(IOBehavior io, CancellationToken cancellationToken)
+    {
+        if (_incarnation is not null)
+        {
+            return _log!;
+        }
+
+        await WaitAsync(_openLock, io, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed != 0, this);
+            try
+            {
+                _log ??= await CoordinatorLog.OpenAsync(_catalog, Settings, create: true, io, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is DbException or IOException or UnauthorizedAccessException && e is not TransactionLogException)
+            {
+                throw new TransactionLogException($"The transaction log ({Settings.LogLocation}) cannot be opened: {e.Message}", e);
+            }
+
+            if (_incarnation is null)
+            {
+                // The lock is taken before the row is written, and held until this process ends (kill -9 included), so
+                // recovery elsewhere never sees this run without it.
+                var folder = _log!.Folder;
+                var id = await _log.RegisterIncarnationAsync(candidate => folder is null || TryLock(folder, candidate), io, cancellationToken)
+                    .ConfigureAwait(false);
+                if (folder is null)
+                {
+                    EnsureBackground(); // heartbeats
+                }
+
+                _incarnation = id;
+                LogIncarnation(_logger, id, _log.LogId, _log.Location);
+            }
+
+            return _log!;
+        }
+        finally
+        {
+            _openLock.Release();
+        }
+    }
+
+    /// <summary>The log if it exists (without creating one), or null.</summary>
+    public async ValueTask<CoordinatorLog?> GetExistingLogAsync(IOBehavior io, CancellationToken cancellationToken)
+    {
+        if (_log is { } log)
+        {
+            return log;
+        }
+
+        await WaitAsync(_openLock, io, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed != 0, this);
+            return _log ??= await CoordinatorLog.OpenAsync(_catalog, Settings, create: false, io, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _openLock.Release();
+        }
+    }
+
+    public string NewGlobalId(string? decider)
+    {
+        var sequence = Interlocked.Increment(ref _sequence);
+        return new GlobalTransactionId(Settings.CoordinatorName, _log!.LogId, _incarnation!, GlobalTransactionId.Base36(sequence), decider).ToString();
+    }
+
+    /// <summary>The participants as a decision records them; the same databases in the same order give the same text, so it is kept.</summary>
+    public string ParticipantsRecord(IReadOnlyList<Participant> participants)
+    {
+        var key = string.Join('|', participants.Select(p => p.Prepares ? p.Database : "*" + p.Database));
+        if (_participantRecords.TryGetValue(key, out var record))
+        {
+            return record;
+        }
+
+        record = RecordedParticipant.Serialize(participants.Select(p =>
+            new RecordedParticipant(p.Branch.Qualifier, p.Database, p.Engine.Definition.Target, !p.Prepares)));
+        if (_participantRecords.Count < 1024)
+        {
+            _participantRecords.TryAdd(key, record);
+        }
+
+        return record;
+    }
+
+    /// <summary>Best-effort transactions are never prepared: their ids only name them in messages.</summary>
+    public string NewLocalId() => $"be.{Settings.CoordinatorName}.{Environment.ProcessId}.{GlobalTransactionId.Base36(Interlocked.Increment(ref _sequence))}";
+
+    // Transactions begun here and not yet decided: recovery in this process leaves them alone.
+    public void MarkUndecided(string globalId) => _undecided.TryAdd(globalId, 0);
+
+    public void MarkDecided(string globalId) => _undecided.TryRemove(globalId, out _);
+
+    public bool IsUndecided(string globalId) => _undecided.ContainsKey(globalId);
+
+    /// <summary>Whether an incarnation of a coordinator using this log is running (this one, or another process).</summary>
+    public async ValueTask<bool> IsAliveAsync(CoordinatorLog log, string incarnation, IReadOnlyList<IncarnationRecord> known)
+    {
+        if (incarnation == _incarnation)
+        {
+            return true;
+        }
+
+        if (log.Folder is { } folder)
+        {
+            var path = LockPath(folder, incarnation);
+            if (!File.Exists(path))
+            {
+                return false;
+            }
+
+            try
+            {
+                await using var probe = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+                return false;
+            }
+            catch (IOException)
+            {
+                return true; // the lock is held
+            }
+            catch (UnauthorizedAccessException)
+            {
+                return true; // cannot tell: assume alive, so nothing of it is aborted
+            }
+        }
+
+        var record = known.FirstOrDefault(k => k.Id == incarnation);
+        return record is not null && DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - record.HeartbeatMs < HeartbeatTimeout.TotalMilliseconds;
+    }
+
+    /// <summary>Deletes a dead incarnation's lock file (recovery's clean-up).</summary>
+    public static void DeleteLockFile(CoordinatorLog log, string incarnation)
+    {
+        if (log.Folder is { } folder)
+        {
+            try
+            {
+                File.Delete(LockPath(folder, incarnation));
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
+    private bool TryLock(string folder, string incarnation)
+    {
+        try
+        {
+            var stream = new FileStream(LockPath(folder, incarnation), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None);
+            _incarnationLock?.Dispose(); // a candidate whose row could not be written
+            _incarnationLock = stream;
+            return true;
+        }
+        catch (IOException)
+        {
+            return false; // that id's lock file exists: another run has it
+        }
+    }
+
+    private static string LockPath(string folder, string incarnation) =>
+        Path.Combine(folder, TransactionCoordinatorOptions.LogFileName + "." + incarnation + ".lock");
+
+    /// <summary>
+    /// Whether a database is ready for two-phase commit, asked once per engine on a fresh connection: null when ready, else
+    /// the reason in plain words. A failure to ask is not cached.
+    /// </summary>
+    public async ValueTask<string?> CheckReadyAsync(DatabaseEngine engine, DbConnection connection, IOBehavior io, CancellationToken cancellationToken)
+    {
+        if (_readiness.TryGetValue(engine.Name, out var known))
+        {
+            return known;
+        }
+
+        var problem = await engine.Dialect.CheckTwoPhaseCommitAsync(connection, io == IOBehavior.Asynchronous, cancellationToken).ConfigureAwait(false);
+        _readiness[engine.Name] = problem;
+        return problem;
+    }
+
+    /// <summary>Creates a last resource's decision table once per engine, outside any transaction.</summary>
+    public async ValueTask EnsureDecisionTableAsync(DatabaseEngine engine, DbConnection connection, IOBehavior io, CancellationToken cancellationToken)
+    {
+        if (_decisionTables.ContainsKey(engine.Name))
+        {
+            return;
+        }
+
+        await CoordinatorLog.ExecuteAsync(connection, null, engine.Dialect.TransactionTables.CreateDecisionTable, null, io, cancellationToken)
+            .ConfigureAwait(false);
+        _decisionTables.TryAdd(engine.Name, 0);
+    }
+
+    /// <summary>Reads a last resource's own record of a decision on a new connection: its outcome, or null when there is none.</summary>
+    public static async ValueTask<char?> ReadLastResourceDecisionAsync(DatabaseEngine engine, string globalId, IOBehavior io, CancellationToken cancellationToken)
+    {
+        var connection = await engine.OpenConnectionAsync(io, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var outcome = await CoordinatorLog.QueryFirstAsync<string>(connection, null, engine.Dialect.TransactionTables.SelectDecision,
+                new { gtid = globalId }, io, cancellationToken).ConfigureAwait(false);
+            return outcome?[0];
+        }
+        catch (DbException e) when (engine.Dialect.Classify(e) == DatabaseErrorKind.UndefinedObject)
+        {
+            return null; // never a last resource
+        }
+        finally
+        {
+            await DatabaseEngine.CloseAsync(connection, io).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Hands branches that could not be told the outcome to the background retry.</summary>
+    public void RetryLater(string globalId, bool commit, IEnumerable<(string Database, TransactionBranch Branch)> branches, DatabaseEngine? decider)
+    {
+        foreach (var (database, branch) in branches)
+        {
+            _retries[(globalId, database)] = new RetryItem(globalId, database, branch, commit, decider)
+            {
+                Due = DateTimeOffset.UtcNow + Settings.RetryInterval,
+                Backoff = Settings.RetryInterval,
+            };
+        }
+
+        EnsureBackground();
+        _wake.Release();
+    }
+
+    /// <summary>A finished transaction's decision is no longer needed: forget it lazily (with the next flush, or a background tick).</summary>
+    public void ForgetDecision(string globalId, DatabaseEngine? decider)
+    {
+        if (decider is not null)
+        {
+            _lastResourceForgets.Enqueue((decider, globalId));
+            EnsureBackground();
+        }
+        else
+        {
+            _log?.Forget(globalId);
+            EnsureBackground(); // its tick writes the forgets that no flush has taken
+        }
+    }
+
+    /// <summary>Asks the background loop for a recovery pass (start-up, or something left in doubt that the retry cannot settle).</summary>
+    public void RequestRecovery(bool immediately)
+    {
+        _recoveryWanted = true;
+        if (immediately)
+        {
+            _nextRecovery = DateTimeOffset.MinValue;
+        }
+
+        EnsureBackground();
+        _wake.Release();
+    }
+
+    /// <summary>One recovery pass, serialised with any other in this process.</summary>
+    public async ValueTask<RecoveryReport> RecoverAsync(RecoveryOptions options, IOBehavior io, CancellationToken cancellationToken)
+    {
+        await WaitAsync(_recoveryLock, io, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var log = await GetExistingLogAsync(io, cancellationToken).ConfigureAwait(false);
+            var report = await TransactionRecovery.RunAsync(this, log, options, io, cancellationToken).ConfigureAwait(false);
+            var committed = report.Actions.Count(a => a.Action is RecoveryActionKind.Committed);
+            var rolledBack = report.Actions.Count(a => a.Action is RecoveryActionKind.RolledBack);
+            var left = report.Actions.Count(a => a.Action is RecoveryActionKind.Failed or RecoveryActionKind.LeftInProgress) + report.Problems.Count;
+            LogRecovery(_logger, committed, rolledBack, left);
+            return report;
+        }
+        finally
+        {
+            _recoveryLock.Release();
+        }
+    }
+
+    private void EnsureBackground()
+    {
+        if (_background is not null || _disposed != 0)
+        {
+            return;
+        }
+
+        lock (_backgroundLock)
+        {
+            _background ??= Task.Run(RunBackgroundAsync);
+        }
+    }
+
+    private async Task RunBackgroundAsync()
+    {
+        var token = _stopping.Token;
+        var nextHeartbeat = DateTimeOffset.UtcNow + HeartbeatInterval;
+        while (!token.IsCancellationRequested)
+        {
+            try
+            {
+                var now = DateTimeOffset.UtcNow;
+                var wait = Tick;
+                foreach (var item in _retries.Values)
+                {
+                    wait = TimeSpan.FromTicks(Math.Min(wait.Ticks, Math.Max(0, (item.Due - now).Ticks)));
+                }
+
+                if (_recoveryWanted)
+                {
+                    wait = TimeSpan.FromTicks(Math.Min(wait.Ticks, Math.Max(0, (_nextRecovery - now).Ticks)));
+                }
+
+                await _wake.WaitAsync(wait, token).ConfigureAwait(false);
+                await RetryDueAsync(token).ConfigureAwait(false);
+                if (_log is { } log)
+                {
+                    await log.FlushForgetsAsync(IOBehavior.Asynchronous).ConfigureAwait(false);
+                    if (log.Folder is null && _incarnation is { } incarnation && DateTimeOffset.UtcNow >= nextHeartbeat)
+                    {
+                        nextHeartbeat = DateTimeOffset.UtcNow + HeartbeatInterval;
+                        await log.HeartbeatAsync(incarnation, IOBehavior.Asynchronous, token).ConfigureAwait(false);
+                    }
+                }
+
+                await ForgetLastResourceDecisionsAsync(token).ConfigureAwait(false);
+                if (_recoveryWanted && DateTimeOffset.UtcNow >= _nextRecovery)
+                {
+                    _recoveryWanted = false;
+                    var report = await RecoverAsync(new RecoveryOptions(), IOBehavior.Asynchronous, token).ConfigureAwait(false);
+                    if (!report.IsComplete)
+                    {
+                        // Something was unreachable or is still running elsewhere: look again later, less and less often.
+                        _recoveryWanted = true;
+                        _nextRecovery = DateTimeOffset.UtcNow + _recoveryBackoff;
+                        _recoveryBackoff = TimeSpan.FromTicks(Math.Min(_recoveryBackoff.Ticks * 2, Settings.MaxRetryInterval.Ticks));
+                    }
+                    else
+                    {
+                        _recoveryBackoff = Settings.RetryInterval;
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is DbException or IOException or InvalidOperationException or TimeoutException or UnauthorizedAccessException)
+            {
+                // SwitchboardException is a DbException: an unreachable log or database; the next tick tries again.
+                var errorType = e.GetType().Name;
+                LogBackgroundFailed(_logger, errorType, SecretMasker.Scrub(e.Message, []));
+                try
+                {
+                    await Task.Delay(Tick, token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    private async ValueTask RetryDueAsync(CancellationToken cancellationToken)
+    {
+        var now = DateTimeOffset.UtcNow;
+        foreach (var item in _retries.Values.Where(i => i.Due <= now).ToList())
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var engine = _catalog.GetEngine(item.Database);
+            try
+            {
+                var connection = await engine.OpenConnectionAsync(IOBehavior.Asynchronous, cancellationToken).ConfigureAwait(false);
+                bool completed;
+                try
+                {
+                    completed = await PreparedBranches.CompleteAsync(engine.Dialect, connection, item.Branch, item.Commit, IOBehavior.Asynchronous, cancellationToken)
+                        .ConfigureAwait(false);
+                }
+                finally
+                {
+                    await DatabaseEngine.CloseAsync(connection, IOBehavior.Asynchronous).ConfigureAwait(false);
+                }
+
+                if (!completed)
+                {
+                    throw new InvalidOperationException("the branch is still attached to a session that has not ended");
+                }
+
+                _retries.TryRemove((item.GlobalId, item.Database), out _);
+                LogRetried(_logger, item.GlobalId, item.Database, item.Commit ? "committed" : "rolled back");
+                if (item.Commit && !_retries.Keys.Any(k => k.GlobalId == item.GlobalId))
+                {
+                    ForgetDecision(item.GlobalId, item.Decider);
+                }
+            }
+            catch (Exception e) when (e is DbException or IOException or InvalidOperationException or TimeoutException)
+            {
+                item.Due = DateTimeOffset.UtcNow + item.Backoff;
+                item.Backoff = TimeSpan.FromTicks(Math.Min(item.Backoff.Ticks * 2, Settings.MaxRetryInterval.Ticks));
+                var errorType = e.GetType().Name;
+                LogRetryFailed(_logger, item.GlobalId, item.Database, errorType, item.Backoff.TotalSeconds);
+            }
+        }
+    }
+
+    private async ValueTask ForgetLastResourceDecisionsAsync(CancellationToken cancellationToken)
+    {
+        var byEngine = new Dictionary<DatabaseEngine, List<string>>();
+        while (_lastResourceForgets.TryDequeue(out var forget))
+        {
+            if (!byEngine.TryGetValue(forget.Engine, out var list))
+            {
+                byEngine[forget.Engine] = list = [];
+            }
+
+            list.Add(forget.GlobalId);
+        }
+
+        foreach (var (engine, globalIds) in byEngine)
+        {
+            try
+            {
+                await DeleteDecisionsAsync(engine, globalIds, IOBehavior.Asynchronous, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is DbException or IOException or InvalidOperationException or TimeoutException)
+            {
+                foreach (var id in globalIds)
+                {
+                    _lastResourceForgets.Enqueue((engine, id));
+                }
+
+                throw;
+            }
+        }
+    }
+
+    /// <summary>Deletes decisions from a last resource's table, in one transaction.</summary>
+    public static async ValueTask DeleteDecisionsAsync(DatabaseEngine engine, IReadOnlyCollection<string> globalIds, IOBehavior io, CancellationToken cancellationToken)
+    {
+        if (globalIds.Count == 0)
+        {
+            return;
+        }
+
+        var connection = await engine.OpenConnectionAsync(io, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var transaction = await engine.Dialect.BeginTransactionAsync(connection, engine.Definition, System.Data.IsolationLevel.Unspecified, false,
+                io == IOBehavior.Asynchronous, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                foreach (var gtid in globalIds)
+                {
+                    await CoordinatorLog.ExecuteAsync(connection, transaction, engine.Dialect.TransactionTables.DeleteDecision, new { gtid }, io, cancellationToken)
+                        .ConfigureAwait(false);
+                }
+
+                if (io == IOBehavior.Synchronous)
+                {
+                    transaction.Commit();
+                }
+                else
+                {
+                    await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                if (io == IOBehavior.Synchronous)
+                {
+                    transaction.Dispose();
+                }
+                else
+                {
+                    await transaction.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+        }
+        finally
+        {
+            await DatabaseEngine.CloseAsync(connection, io).ConfigureAwait(false);
+        }
+    }
+
+    internal static async ValueTask WaitAsync(SemaphoreSlim semaphore, IOBehavior io, CancellationToken cancellationToken)
+    {
+        if (io == IOBehavior.Synchronous)
+        {
+            semaphore.Wait(cancellationToken);
+        }
+        else
+        {
+            await semaphore.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _stopping.Cancel();
+        try
+        {
+            _background?.Wait(TimeSpan.FromSeconds(10));
+        }
+        catch (AggregateException)
+        {
+        }
+
+        _log?.DisposeAsync(IOBehavior.Synchronous).GetCompletedResult();
+        ReleaseIncarnationLock();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        if (_background is { } background)
+        {
+            try
+            {
+                await background.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+            }
+        }
+
+        if (_log is { } log)
+        {
+            await log.DisposeAsync().ConfigureAwait(false);
+        }
+
+        ReleaseIncarnationLock();
+    }
+
+    private void ReleaseIncarnationLock()
+    {
+        // The lock file stays (recovery deletes it with the incarnation's row once nothing of it is left); only the lock goes.
+        _incarnationLock?.Dispose();
+        _incarnationLock = null;
+        _stopping.Dispose();
+    }
+
+    /// <summary>A prepared branch waiting to be told the outcome again.</summary>
+    private sealed class RetryItem(string globalId, string database, TransactionBranch branch, bool commit, DatabaseEngine? decider)
+    {
+        public string GlobalId { get; } = globalId;
+
+        public string Database { get; } = database;
+
+        public TransactionBranch Branch { get; } = branch;
+
+        public bool Commit { get; } = commit;
+
+        public DatabaseEngine? Decider { get; } = decider;
+
+        public DateTimeOffset Due { get; set; }
+
+        public TimeSpan Backoff { get; set; }
+    }
+
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "Transaction coordinator incarnation {Incarnation} registered in log {LogId} at {Location}")]
+    private static partial void LogIncarnation(ILogger logger, string incarnation, string logId, string location);
+
+    [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "Distributed transaction {TransactionId}: {Database} {Outcome} on retry")]
+    private static partial void LogRetried(ILogger logger, string transactionId, string database, string outcome);
+
+    [LoggerMessage(EventId = 4003, Level = LogLevel.Warning, Message = "Distributed transaction {TransactionId}: {Database} still unreachable ({ErrorType}); next try in {Seconds} s")]
+    private static partial void LogRetryFailed(ILogger logger, string transactionId, string database, string errorType, double seconds);
+
+    [LoggerMessage(EventId = 4004, Level = LogLevel.Warning, Message = "Transaction coordinator background work failed ({ErrorType}): {Message}")]
+    private static partial void LogBackgroundFailed(ILogger logger, string errorType, string message);
+
+    [LoggerMessage(EventId = 4005, Level = LogLevel.Information, Message = "Transaction recovery: {Committed} branches committed, {RolledBack} rolled back, {Left} left for later")]
+    private static partial void LogRecovery(ILogger logger, int committed, int rolledBack, int left);
+}

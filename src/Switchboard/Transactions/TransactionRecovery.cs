@@ -1,0 +1,376 @@
+using System.Data.Common;
+using Switchboard.Dialects;
+using Switchboard.Internal;
+
+namespace Switchboard.Transactions;
+
+/// <summary>
+/// One recovery pass: finds every prepared branch on every database that can prepare, commits those whose transaction has a
+/// recorded commit decision, rolls back those without one (presumed abort, after recording the abort so that a coordinator
+/// still running cannot commit it afterwards), and leaves alone what is not this coordinator's or is still being decided.
+/// Then it forgets decisions whose transactions are complete everywhere. Idempotent, and safe while the application runs.
+/// </summary>
+internal static class TransactionRecovery
+{
+    /// <summary>A recorded abort is kept this long, so a coordinator that stalled before its decision finds it when it resumes.</summary>
+    internal static readonly TimeSpan AbortRetention = TimeSpan.FromHours(1);
+
+    public static async ValueTask<RecoveryReport> RunAsync(TransactionCoordinator coordinator, CoordinatorLog? log, RecoveryOptions options, IOBehavior io,
+        CancellationToken cancellationToken)
+    {
+        var catalog = coordinator.Catalog;
+        var actions = new List<RecoveryAction>();
+        var problems = new List<RecoveryProblem>();
+
+        // 1. Decisions first. A decision read now was written before the scan below, and a transaction's branches are all
+        //    prepared before its decision is written, so a decided transaction the scan does not find is complete.
+        var logDecisions = log is null ? [] : await log.ReadDecisionsAsync(io, cancellationToken).ConfigureAwait(false);
+        var incarnations = log is null ? [] : await log.ReadIncarnationsAsync(io, cancellationToken).ConfigureAwait(false);
+        var decisions = logDecisions.ToDictionary(d => d.GlobalId, StringComparer.Ordinal);
+        var lastResources = catalog.Databases.Where(d => !d.CanPrepare).ToList();
+        var lastResourceDecisions = new Dictionary<string, IReadOnlyList<DecisionRecord>?>(StringComparer.OrdinalIgnoreCase);
+        foreach (var definition in lastResources)
+        {
+            // An embedded database whose file does not exist holds no decision: do not create it by looking.
+            lastResourceDecisions[definition.Name] = !definition.Dialect.HasServer && !File.Exists(definition.Target)
+                ? []
+                : await ReadLastResourceAsync(catalog.GetEngine(definition.Name), problems, io, cancellationToken).ConfigureAwait(false);
+        }
+
+        // 2. Every prepared branch, on every database that can prepare (in parallel). On MySQL one server lists the branches
+        //    of all its databases, so the same branch seen from two configured databases counts once.
+        var preparing = catalog.Databases.Where(d => d.CanPrepare).ToList();
+        var scans = new (IReadOnlyList<PreparedBranch>? Branches, string? Error)[preparing.Count];
+        await Fanout.RunAsync(preparing.Count, async (i, branchIo) =>
+        {
+            scans[i] = await ScanAsync(catalog.GetEngine(preparing[i].Name), branchIo, cancellationToken).ConfigureAwait(false);
+        }, io).ConfigureAwait(false);
+
+        var scannedTargets = new HashSet<string>(StringComparer.Ordinal);
+        var found = new List<(DatabaseDefinition Database, TransactionBranch Branch, GlobalTransactionId Id)>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < preparing.Count; i++)
+        {
+            var definition = preparing[i];
+            if (scans[i].Error is { } error)
+            {
+                problems.Add(new RecoveryProblem(definition.Name, error));
+                continue;
+            }
+
+            scannedTargets.Add(definition.Target);
+            // Branch ids are unique per server (PostgreSQL lists only the connection's database anyway).
+            var server = definition.Dialect.Name + "@" + string.Join(',', definition.Connection.Hosts);
+            foreach (var prepared in scans[i].Branches!)
+            {
+                var branch = prepared.Branch;
+                if (!seen.Add(server + "|" + branch))
+                {
+                    continue;
+                }
+
+                if (log is null || !GlobalTransactionId.TryParse(branch.GlobalId, out var id) || id.LogId != log.LogId)
+                {
+                    var whose = GlobalTransactionId.TryParse(branch.GlobalId, out var other)
+                        ? $"another Switchboard coordinator's (log {other.LogId}, '{other.Coordinator}')"
+                        : "not prepared by Switchboard";
+                    actions.Add(new RecoveryAction(branch.GlobalId, definition.Name, branch.Qualifier, RecoveryActionKind.Foreign, $"{whose}: left alone"));
+                    continue;
+                }
+
+                found.Add((definition, branch, id));
+            }
+        }
+
+        // 3. Decide and settle each of our transactions.
+        var remaining = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var group in found.GroupBy(f => f.Branch.GlobalId, StringComparer.Ordinal))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var gtid = group.Key;
+            var id = group.First().Id;
+            var (outcome, why) = await DecideAsync(coordinator, log!, id, gtid, group.Select(g => (g.Database, g.Branch)).ToList(), decisions,
+                lastResources, lastResourceDecisions, incarnations, options.DryRun, io, cancellationToken).ConfigureAwait(false);
+            foreach (var (definition, branch, _) in group)
+            {
+                var action = await SettleAsync(coordinator, catalog.GetEngine(definition.Name), branch, outcome, why, options.DryRun, io, cancellationToken)
+                    .ConfigureAwait(false);
+                actions.Add(action);
+                if (action.Action is not (RecoveryActionKind.Committed or RecoveryActionKind.RolledBack))
+                {
+                    remaining.Add(gtid);
+                }
+            }
+        }
+
+        // 4. Forget what is finished everywhere.
+        var forgotten = 0;
+        if (log is not null)
+        {
+            var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            var done = logDecisions.Where(d => IsFinished(d, remaining, scannedTargets, now)).Select(d => d.GlobalId).ToList();
+            forgotten += done.Count;
+            if (!options.DryRun)
+            {
+                await log.DeleteDecisionsAsync(done, io, cancellationToken).ConfigureAwait(false);
+                await ForgetDeadIncarnationsAsync(coordinator, log, incarnations, logDecisions.Select(d => d.GlobalId).Except(done).Concat(remaining), io,
+                    cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        foreach (var definition in lastResources)
+        {
+            if (lastResourceDecisions[definition.Name] is not { Count: > 0 } records)
+            {
+                continue;
+            }
+
+            var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            var done = records.Where(d => IsFinished(d, remaining, scannedTargets, now)).Select(d => d.GlobalId).ToList();
+            forgotten += done.Count;
+            if (!options.DryRun && done.Count > 0)
+            {
+                try
+                {
+                    await TransactionCoordinator.DeleteDecisionsAsync(catalog.GetEngine(definition.Name), done, io, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is DbException or IOException or InvalidOperationException)
+                {
+                    problems.Add(new RecoveryProblem(definition.Name, "could not forget finished decisions: " + Scrub(e, definition)));
+                }
+            }
+        }
+
+        return new RecoveryReport(coordinator.Settings.LogLocation, log?.LogId, options.DryRun, actions, problems, forgotten);
+    }
+
+    private static async ValueTask<(char? Outcome, string Why)> DecideAsync(TransactionCoordinator coordinator, CoordinatorLog log, GlobalTransactionId id,
+        string gtid, IReadOnlyList<(DatabaseDefinition Database, TransactionBranch Branch)> branches, Dictionary<string, DecisionRecord> decisions,
+        List<DatabaseDefinition> lastResources, Dictionary<string, IReadOnlyList<DecisionRecord>?> lastResourceDecisions,
+        IReadOnlyList<IncarnationRecord> incarnations, bool dryRun, IOBehavior io, CancellationToken cancellationToken)
+    {
+        DatabaseDefinition? decider = null;
+        char? outcome;
+        if (id.Decider is { } tag)
+        {
+            // The decision is inside the last resource: its commit and the decision row are one transaction.
+            decider = lastResources.FirstOrDefault(d => GlobalTransactionId.DeciderTag(d.Name) == tag);
+            if (decider is null)
+            {
+                return (null, $"its decision is kept in a last-resource database (tag {tag}) that is not configured here: left alone");
+            }
+
+            if (lastResourceDecisions[decider.Name] is not { } records)
+            {
+                return (null, $"its decision is kept in '{decider.Name}', which could not be read: left alone");
+            }
+
+            outcome = records.FirstOrDefault(r => r.GlobalId == gtid)?.Outcome;
+        }
+        else
+        {
+            outcome = decisions.TryGetValue(gtid, out var record) ? record.Outcome : null;
+        }
+
+        if (outcome is { } known)
+        {
+            return (known, known == 'C' ? "the commit decision is recorded" : "an abort is recorded");
+        }
+
+        if (coordinator.IsUndecided(gtid))
+        {
+            return (null, "still being decided by this process: left alone");
+        }
+
+        if (await coordinator.IsAliveAsync(log, id.Incarnation, incarnations).ConfigureAwait(false))
+        {
+            return (null, $"the process that began it (incarnation {id.Incarnation}) is still running: left alone");
+        }
+
+        if (dryRun)
+        {
+            return ('A', "no commit decision is recorded (presumed abort)");
+        }
+
+        // Record the abort first: if the coordinator is alive after all and records its commit at the same moment, exactly
+        // one of the two inserts wins, and both sides act on the winner.
+        var participants = RecordedParticipant.Serialize(branches.Select(b => new RecordedParticipant(b.Branch.Qualifier, b.Database.Name, b.Database.Target, false)));
+        var recorded = decider is null
+            ? await log.RecordAsync(gtid, 'A', participants, io).ConfigureAwait(false)
+            : await ClaimInLastResourceAsync(coordinator.Catalog.GetEngine(decider.Name), gtid, participants, io, cancellationToken).ConfigureAwait(false);
+        coordinator.Faults?.Invoke(FaultPoint.RecoveryAfterDecision, -1);
+        return (recorded, recorded == 'C' ? "its coordinator recorded the commit decision just now" : "no commit decision is recorded (presumed abort)");
+    }
+
+    private static async ValueTask<RecoveryAction> SettleAsync(TransactionCoordinator coordinator, DatabaseEngine engine, TransactionBranch branch, char? outcome,
+        string why, bool dryRun, IOBehavior io, CancellationToken cancellationToken)
+    {
+        var gtid = branch.GlobalId;
+        if (outcome is null)
+        {
+            return new RecoveryAction(gtid, engine.Name, branch.Qualifier, RecoveryActionKind.LeftInProgress, why);
+        }
+
+        var commit = outcome == 'C';
+        if (dryRun)
+        {
+            return new RecoveryAction(gtid, engine.Name, branch.Qualifier, commit ? RecoveryActionKind.WouldCommit : RecoveryActionKind.WouldRollBack, why);
+        }
+
+        try
+        {
+            var connection = await engine.OpenConnectionAsync(io, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                if (!await PreparedBranches.CompleteAsync(engine.Dialect, connection, branch, commit, io, cancellationToken).ConfigureAwait(false))
+                {
+                    return new RecoveryAction(gtid, engine.Name, branch.Qualifier, RecoveryActionKind.LeftInProgress,
+                        why + "; the branch is still attached to a session that has not ended (its process may still be running)");
+                }
+            }
+            finally
+            {
+                await DatabaseEngine.CloseAsync(connection, io).ConfigureAwait(false);
+            }
+
+            coordinator.Faults?.Invoke(FaultPoint.RecoveryAfterBranch, -1);
+            return new RecoveryAction(gtid, engine.Name, branch.Qualifier, commit ? RecoveryActionKind.Committed : RecoveryActionKind.RolledBack, why);
+        }
+        catch (Exception e) when (e is DbException or IOException or InvalidOperationException or TimeoutException)
+        {
+            return new RecoveryAction(gtid, engine.Name, branch.Qualifier, RecoveryActionKind.Failed,
+                $"could not {(commit ? "commit" : "roll back")} ({why}): {Scrub(e, engine.Definition)}");
+        }
+    }
+
+    /// <summary>Whether a decision's transaction is complete everywhere, so that the decision can be forgotten.</summary>
+    private static bool IsFinished(DecisionRecord decision, HashSet<string> remaining, HashSet<string> scannedTargets, long now)
+    {
+        if (remaining.Contains(decision.GlobalId) || RecordedParticipant.Parse(decision.Participants) is not { } participants)
+        {
+            return false;
+        }
+
+        // Every database that prepared a branch was looked at and holds none of it any more.
+        if (!participants.Where(p => !p.LastResource).All(p => scannedTargets.Contains(p.Target)))
+        {
+            return false;
+        }
+
+        // An abort stays recorded for a while: a coordinator that stalled before its decision must still find it.
+        return decision.Outcome == 'C' || now - decision.DecidedMs > AbortRetention.TotalMilliseconds;
+    }
+
+    private static async ValueTask ForgetDeadIncarnationsAsync(TransactionCoordinator coordinator, CoordinatorLog log, IReadOnlyList<IncarnationRecord> incarnations,
+        IEnumerable<string> stillReferenced, IOBehavior io, CancellationToken cancellationToken)
+    {
+        var referenced = stillReferenced.Select(g => GlobalTransactionId.TryParse(g, out var id) ? id.Incarnation : null).ToHashSet(StringComparer.Ordinal);
+        foreach (var incarnation in incarnations)
+        {
+            if (referenced.Contains(incarnation.Id) || await coordinator.IsAliveAsync(log, incarnation.Id, incarnations).ConfigureAwait(false))
+            {
+                continue;
+            }
+
+            await log.DeleteIncarnationAsync(incarnation.Id, io, cancellationToken).ConfigureAwait(false);
+            TransactionCoordinator.DeleteLockFile(log, incarnation.Id);
+        }
+    }
+
+    private static async ValueTask<(IReadOnlyList<PreparedBranch>? Branches, string? Error)> ScanAsync(DatabaseEngine engine, IOBehavior io,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            var connection = await engine.OpenConnectionAsync(io, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                return (await engine.Dialect.ListPreparedAsync(connection, io == IOBehavior.Asynchronous, cancellationToken).ConfigureAwait(false), null);
+            }
+            finally
+            {
+                await DatabaseEngine.CloseAsync(connection, io).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is DbException or IOException or InvalidOperationException or TimeoutException)
+        {
+            return (null, "cannot list prepared transactions: " + Scrub(e, engine.Definition));
+        }
+    }
+
+    private static async ValueTask<IReadOnlyList<DecisionRecord>?> ReadLastResourceAsync(DatabaseEngine engine, List<RecoveryProblem> problems, IOBehavior io,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            var connection = await engine.OpenConnectionAsync(io, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                return await CoordinatorLog.ReadDecisionsAsync(connection, engine.Dialect.TransactionTables, io, cancellationToken).ConfigureAwait(false);
+            }
+            catch (DbException e) when (engine.Dialect.Classify(e) == DatabaseErrorKind.UndefinedObject)
+            {
+                return []; // never a last resource
+            }
+            finally
+            {
+                await DatabaseEngine.CloseAsync(connection, io).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is DbException or IOException or InvalidOperationException or TimeoutException)
+        {
+            problems.Add(new RecoveryProblem(engine.Name, "cannot read its decisions as a last resource: " + Scrub(e, engine.Definition)));
+            return null;
+        }
+    }
+
+    /// <summary>Records a presumed abort in a last resource's table, unless its coordinator recorded the commit first.</summary>
+    private static async ValueTask<char> ClaimInLastResourceAsync(DatabaseEngine engine, string gtid, string participants, IOBehavior io,
+        CancellationToken cancellationToken)
+    {
+        var sql = engine.Dialect.TransactionTables;
+        var connection = await engine.OpenConnectionAsync(io, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await CoordinatorLog.ExecuteAsync(connection, null, sql.CreateDecisionTable, null, io, cancellationToken).ConfigureAwait(false);
+
+            // Waits for a last resource transaction in flight (SQLite: its write lock), so it sees that transaction's outcome.
+            var transaction = await engine.Dialect.BeginTransactionAsync(connection, engine.Definition, System.Data.IsolationLevel.Unspecified, false,
+                io == IOBehavior.Asynchronous, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await CoordinatorLog.ExecuteAsync(connection, transaction, sql.InsertDecisionIfAbsent,
+                    new { gtid, outcome = "A", participants, decided = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() }, io, cancellationToken).ConfigureAwait(false);
+                var outcome = await CoordinatorLog.QueryFirstAsync<string>(connection, transaction, sql.SelectDecision, new { gtid }, io, cancellationToken)
+                    .ConfigureAwait(false);
+                if (io == IOBehavior.Synchronous)
+                {
+                    transaction.Commit();
+                }
+                else
+                {
+                    await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                return outcome?[0] ?? 'A';
+            }
+            finally
+            {
+                if (io == IOBehavior.Synchronous)
+                {
+                    transaction.Dispose();
+                }
+                else
+                {
+                    await transaction.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+        }
+        finally
+        {
+            await DatabaseEngine.CloseAsync(connection, io).ConfigureAwait(false);
+        }
+    }
+
+    private static string Scrub(Exception e, DatabaseDefinition definition) => SecretMasker.Scrub(e.Message, definition.Secrets);
+}

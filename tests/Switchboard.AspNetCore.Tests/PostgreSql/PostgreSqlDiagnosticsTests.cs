@@ -1,0 +1,144 @@
+using System.Diagnostics;
+using Switchboard.AspNetCore.Tests.Infrastructure;
+using Switchboard.Diagnostics;
+using Switchboard.Tests.Rig;
+
+namespace Switchboard.AspNetCore.Tests.PostgreSql;
+
+/// <summary>The "Switchboard" meter and activity source, read with a MeterListener and an ActivityListener.</summary>
+[Collection(ServersCollection.Name)]
+public sealed class PostgreSqlDiagnosticsTests(DatabaseServers servers)
+{
+    private const string SecretValue = "param-Secret-42";
+
+    [Fact]
+    public async Task Sessions_record_metrics_and_spans_with_database_tags_and_no_secret()
+    {
+        using var capture = new TelemetryCapture();
+        var name = "diag_" + Guid.NewGuid().ToString("N")[..8];
+        var database = await servers.CreatePgDatabaseAsync("diag");
+        await using var catalog = SwitchboardCatalog.CreateBuilder().AddDatabase(name, servers.PgUrl(database)).Build();
+        await using (var session = catalog.OpenSession(name))
+        {
+            Assert.Equal(SecretValue, await session.QuerySingleAsync<string>("SELECT @v::text", new { v = SecretValue }));
+            await session.CommitAsync();
+        }
+
+        await using (var session = catalog.OpenSession(name, SessionIntent.ReadOnly))
+        {
+            await session.ExecuteScalarAsync<int>("SELECT 1");
+            await session.RollbackAsync();
+        }
+
+        await using (var session = catalog.OpenSession(name))
+        {
+            await session.ExecuteScalarAsync<int>("SELECT 1"); // disposed without commit
+        }
+
+        capture.CollectObservables();
+
+        var opened = capture.For("switchboard.session.opened", name);
+        Assert.Equal(3, opened.Sum(m => m.Value));
+        Assert.Equal(["read_only", "read_write", "read_write"], opened.Select(m => (string)m.Tags["switchboard.session.intent"]!).Order());
+        Assert.All(opened, m => Assert.Equal("postgresql", m.Tags["db.system"]));
+        var active = capture.For("switchboard.session.active", name);
+        Assert.Equal(3, active.Count(m => m.Value == 1));
+        Assert.Equal(0, active.Sum(m => m.Value));
+        var waits = capture.For("switchboard.pool.wait_time", name);
+        Assert.Equal(3, waits.Count);
+        Assert.All(waits, m => Assert.InRange(m.Value, 0, 10));
+        Assert.Equal(20, Assert.Single(capture.For("switchboard.pool.connections.max", name)).Value);
+        Assert.Equal(0, Assert.Single(capture.For("switchboard.pool.connections.in_use", name)).Value);
+        Assert.Equal(0, Assert.Single(capture.For("switchboard.pool.pending_requests", name)).Value);
+
+        var spans = capture.SpansFor(name);
+        var sessions = spans.Where(s => s.OperationName == "switchboard.session").OrderBy(s => s.StartTimeUtc).ToList();
+        Assert.Equal(3, sessions.Count);
+        Assert.All(sessions, s =>
+        {
+            Assert.Equal($"session {name}", s.DisplayName);
+            Assert.Equal("postgresql", s.GetTagItem("db.system"));
+            Assert.Equal(database, s.GetTagItem("db.namespace"));
+            Assert.Equal("127.0.0.1", s.GetTagItem("server.address"));
+            Assert.Equal(servers.PgPort, s.GetTagItem("server.port"));
+        });
+        Assert.Equal(["committed", "rolled_back", "rolled_back"], sessions.Select(s => (string)s.GetTagItem("switchboard.outcome")!));
+        Assert.Equal("read_only", sessions[1].GetTagItem("switchboard.session.intent"));
+
+        var commit = Assert.Single(spans, s => s.OperationName == "switchboard.commit");
+        Assert.Equal($"COMMIT {name}", commit.DisplayName);
+        Assert.Equal(ActivityKind.Client, commit.Kind);
+        Assert.Equal("COMMIT", commit.GetTagItem("db.operation.name"));
+        Assert.Equal(sessions[0].SpanId, commit.ParentSpanId);
+        var rollback = Assert.Single(spans, s => s.OperationName == "switchboard.rollback");
+        Assert.Equal(sessions[1].SpanId, rollback.ParentSpanId);
+
+        // No tag of any span or measurement carries the password or a parameter value.
+        var values = spans.SelectMany(s => s.TagObjects.Select(t => $"{t.Key}={t.Value}").Append(s.DisplayName))
+            .Concat(capture.Measurements.SelectMany(m => m.Tags.Select(t => $"{t.Key}={t.Value}")))
+            .ToList();
+        Assert.DoesNotContain(values, v => v.Contains(servers.PgPassword) || v.Contains(SecretValue));
+    }
+
+    [Fact]
+    public async Task Failures_mark_the_span_and_count_connect_failures_and_pool_timeouts()
+    {
+        using var capture = new TelemetryCapture();
+        var down = "down_" + Guid.NewGuid().ToString("N")[..8];
+        var busy = "busy_" + Guid.NewGuid().ToString("N")[..8];
+        await using var catalog = SwitchboardCatalog.CreateBuilder()
+            .AddDatabase(down, $"postgresql://app:{Uri.EscapeDataString(servers.PgPassword)}@127.0.0.1:{DatabaseServers.FreePort()}/nothing")
+            .AddDatabase(busy, servers.PgUrl(), o =>
+            {
+                o.Pool.MaxSize = 1;
+                o.Pool.CheckoutTimeout = TimeSpan.FromMilliseconds(200);
+            })
+            .Build();
+
+        await using (var session = catalog.OpenSession(down))
+        {
+            await Assert.ThrowsAsync<DatabaseConnectionException>(() => session.ExecuteScalarAsync<int>("SELECT 1"));
+        }
+
+        await using (var holder = catalog.OpenSession(busy))
+        {
+            await holder.ExecuteScalarAsync<int>("SELECT 1");
+            await using var waiter = catalog.OpenSession(busy);
+            await Assert.ThrowsAsync<PoolTimeoutException>(() => waiter.ExecuteScalarAsync<int>("SELECT 1"));
+        }
+
+        Assert.Equal(1, capture.For("switchboard.pool.connect_failures", down).Sum(m => m.Value));
+        Assert.Equal(1, capture.For("switchboard.pool.timeouts", busy).Sum(m => m.Value));
+        var failed = Assert.Single(capture.SpansFor(down), s => s.OperationName == "switchboard.session");
+        Assert.Equal(ActivityStatusCode.Error, failed.Status);
+        Assert.Equal(typeof(DatabaseConnectionException).FullName, failed.GetTagItem("error.type"));
+        Assert.DoesNotContain(servers.PgPassword, failed.StatusDescription ?? "");
+    }
+
+    [Fact]
+    public void The_instruments_later_features_feed_are_published_and_record_their_tags()
+    {
+        using var capture = new TelemetryCapture();
+        var name = "reserved_" + Guid.NewGuid().ToString("N")[..8];
+        SwitchboardTelemetry.RecordRoutingDecision(name, "replica", SessionIntent.ReadOnly);
+        SwitchboardTelemetry.RecordFailover(name, "127.0.0.1:5433");
+        SwitchboardTelemetry.RecordRecoveryAction(name, "commit");
+
+        foreach (var instrument in new[]
+        {
+            "switchboard.session.opened", "switchboard.session.active", "switchboard.pool.wait_time", "switchboard.pool.timeouts",
+            "switchboard.pool.connect_failures", "switchboard.pool.connections.in_use", "switchboard.pool.connections.max",
+            "switchboard.pool.pending_requests", "switchboard.routing.decisions", "switchboard.failovers",
+            "switchboard.distributed_transactions", "switchboard.recovery.actions",
+        })
+        {
+            Assert.True(capture.Instruments.ContainsKey(instrument), instrument);
+        }
+
+        var routed = Assert.Single(capture.For("switchboard.routing.decisions", name));
+        Assert.Equal("replica", routed.Tags["switchboard.role"]);
+        Assert.Equal("read_only", routed.Tags["switchboard.session.intent"]);
+        Assert.Equal("127.0.0.1:5433", Assert.Single(capture.For("switchboard.failovers", name)).Tags["server.address"]);
+        Assert.Equal("commit", Assert.Single(capture.For("switchboard.recovery.actions", name)).Tags["switchboard.recovery.action"]);
+    }
+}

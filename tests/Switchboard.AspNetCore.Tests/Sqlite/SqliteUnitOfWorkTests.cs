@@ -1,0 +1,10 @@
+using Switchboard.AspNetCore.Tests.Contracts;
+
+namespace Switchboard.AspNetCore.Tests.Sqlite;
+
+public sealed class SqliteUnitOfWorkTests : UnitOfWorkContractTests
+{
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), "switchboard-aspnet-" + Guid.NewGuid().ToString("N")[..8]);
+
+    protected override Task<string> NewDatabaseUrlAsync() => Task.FromResult($"sqlite:///{_folder}/{Guid.NewGuid():N}.db");
+}
