@@ -71,7 +71,8 @@ public sealed class ShardMap
 
     /// <summary>
     /// Opens one session for work on several keys, when they all live on one shard; otherwise refuses with
-    /// <see cref="CrossShardWriteException"/> naming the shards, before anything is written.
+    /// <see cref="CrossShardWriteException"/> naming the shards, before anything is written (use
+    /// <see cref="BeginDistributedAsync"/> for a write across shards).
     /// </summary>
     public async ValueTask<DatabaseSession> OpenSessionForKeysAsync(IEnumerable<ShardKey> keys, SessionOptions? options = null,
         CancellationToken cancellationToken = default)
@@ -89,6 +90,29 @@ public sealed class ShardMap
             1 => Shards[shards.Min].OpenSession(options),
             _ => throw CrossShardWrites.Refuse(this, [.. shards.Select(i => Shards[i].DatabaseName)], "the keys live on different shards."),
         };
+    }
+
+    /// <summary>
+    /// Begins a distributed (two-phase commit) transaction over the shards of <paramref name="keys"/>: write to each
+    /// with <c>tx.Session(map.ForKey(key).DatabaseName)</c>, then <c>CommitAsync</c> — all shards or none. This is how
+    /// a write spanning shards is done; see <see cref="DistributedTransactionExtensions.BeginDistributedAsync(SwitchboardCatalog, IReadOnlyList{string}, DistributedTransactionOptions?, CancellationToken)"/>.
+    /// </summary>
+    public async Task<DistributedTransaction> BeginDistributedAsync(IEnumerable<ShardKey> keys, DistributedTransactionOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        var shards = new SortedSet<int>();
+        foreach (var key in keys)
+        {
+            shards.Add(await _router.LocateAsync(key, IOBehavior.Asynchronous, cancellationToken).ConfigureAwait(false));
+        }
+
+        if (shards.Count == 0)
+        {
+            throw new ArgumentException("No keys given.", nameof(keys));
+        }
+
+        return await _catalog.BeginDistributedAsync([.. shards.Select(i => Shards[i].DatabaseName)], options, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -191,8 +215,8 @@ public sealed class ShardMap
 }
 
 /// <summary>
-/// The one place a write across shards is decided. Today every such write is refused; the two-phase-commit feature
-/// replaces <see cref="Refuse"/>'s callers with a distributed transaction over the shards' databases.
+/// The one place a write across shards is refused: a session or a fan-out query may write to one shard only; a write
+/// spanning shards goes through <see cref="ShardMap.BeginDistributedAsync"/> (two-phase commit).
 /// </summary>
 internal static class CrossShardWrites
 {

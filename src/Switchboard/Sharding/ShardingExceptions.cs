@@ -70,16 +70,16 @@ public sealed class ShardQueryException : SwitchboardException
 }
 
 /// <summary>
-/// A write that would touch more than one shard was refused. Writes across shards need an atomic commit on every shard
-/// (two-phase commit); without one, half of the write could be committed. Write per shard
-/// (<c>map.ForKey(key).OpenSession()</c>) or, once available, through a distributed transaction.
+/// A write that would touch more than one shard outside a distributed transaction was refused: without an atomic commit
+/// on every shard, half of the write could be committed. Write per shard (<c>map.ForKey(key).OpenSession()</c>) or
+/// through <see cref="ShardMap.BeginDistributedAsync"/> (two-phase commit).
 /// </summary>
 public sealed class CrossShardWriteException : InvalidOperationException
 {
     internal CrossShardWriteException(string mapName, IReadOnlyList<string> databases, string detail, Exception? inner = null)
         : base($"Refused a write across shards of shard map '{mapName}' ({string.Join(", ", databases)}): {detail} " +
-            "Writes spanning shards need two-phase commit, which is not available in this build; write to one shard per session " +
-            "(map.ForKey(key).OpenSession()).", inner)
+            "A write spanning shards must commit on all of them or none: use map.BeginDistributedAsync(keys) (two-phase commit), " +
+            "or write to one shard per session (map.ForKey(key).OpenSession()).", inner)
     {
         ShardMapName = mapName;
         Databases = databases;
