@@ -120,6 +120,7 @@ public sealed partial class SwitchboardCatalog : IDisposable, IAsyncDisposable
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             Transactions.Dispose();
+            DisposeTenants();
             foreach (var slot in _slots.Values)
             {
                 slot.Created?.Dispose();
@@ -132,6 +133,7 @@ public sealed partial class SwitchboardCatalog : IDisposable, IAsyncDisposable
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             await Transactions.DisposeAsync().ConfigureAwait(false);
+            await DisposeTenantsAsync().ConfigureAwait(false);
             foreach (var slot in _slots.Values)
             {
                 if (slot.Created is { } engine)

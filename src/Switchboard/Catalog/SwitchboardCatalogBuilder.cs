@@ -135,6 +135,7 @@ public sealed partial class SwitchboardCatalogBuilder
 
         var transactions = TransactionSettings.Create(_transactions, seen, Dialects, problems);
         ValidateRouters(definitions, problems);
+        var attachShardsAndTenants = BuildShardsAndTenants(definitions, problems);
         if (problems.Count > 0)
         {
             // Grouped by database, in a stable order, so a long list reads like the configuration file.
@@ -142,7 +143,9 @@ public sealed partial class SwitchboardCatalogBuilder
         }
 
         _built = true;
-        return new SwitchboardCatalog(definitions, _loggerFactory, transactions) { Routers = BuildRouterChain() };
+        var catalog = new SwitchboardCatalog(definitions, _loggerFactory, transactions) { Routers = BuildRouterChain() };
+        attachShardsAndTenants(catalog);
+        return catalog;
     }
 
     private DatabaseDefinition? Validate(string name, DatabaseOptions options, List<ConfigurationProblem> problems)

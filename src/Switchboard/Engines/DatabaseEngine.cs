@@ -20,6 +20,7 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
     private readonly SemaphoreSlim _gate;
     private readonly StateChangeEventHandler _onStateChange;
     private readonly ILogger _logger;
+    private readonly IConnectionBudget? _budget;
     private readonly ReplicaSet? _replicas;
     private string? _serverVersion;
     private int _waiting;
@@ -28,10 +29,12 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
     private long _connectFailures;
     private int _disposed;
 
-    internal DatabaseEngine(DatabaseDefinition definition, ILogger logger)
+    internal DatabaseEngine(DatabaseDefinition definition, ILogger logger, IConnectionBudget? budget = null)
     {
         Definition = definition;
         _logger = logger;
+        _budget = budget;
+
         // A database with several hosts gets a pool per host; DataSource then follows whichever host is primary.
         _replicas = definition.Routing is { } routing ? new ReplicaSet(this, routing, logger) : null;
         _dataSource = _replicas?.PrimaryDataSource ?? definition.Dialect.CreateDataSource(definition);
@@ -130,6 +133,19 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
         }
 
         await AcquireAsync(io, cancellationToken).ConfigureAwait(false);
+        if (_budget is not null)
+        {
+            try
+            {
+                await _budget.AcquireAsync(io, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                _gate.Release();
+                throw;
+            }
+        }
+
         DbConnection connection;
         HostEndpoint? host = null;
         try
@@ -145,7 +161,7 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
         }
         catch
         {
-            _gate.Release();
+            ReleaseGate();
             throw;
         }
 
@@ -301,8 +317,14 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
         if (e.OriginalState == ConnectionState.Open && e.CurrentState is ConnectionState.Closed or ConnectionState.Broken)
         {
             ((DbConnection)sender).StateChange -= _onStateChange;
-            _gate.Release();
+            ReleaseGate();
         }
+    }
+
+    private void ReleaseGate()
+    {
+        _budget?.Release();
+        _gate.Release();
     }
 
     private static string? ReadServerVersion(DbConnection connection)

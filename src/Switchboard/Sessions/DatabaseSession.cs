@@ -20,6 +20,7 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
 {
     private readonly DatabaseEngine _engine;
     private readonly ILogger _logger;
+    private readonly IDisposable? _lease;
     private readonly SessionRoute? _route;
     private DbConnection? _connection;
     private DbTransaction? _transaction;
@@ -33,11 +34,13 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
     // Set while a distributed transaction owns this session's connection and transaction (Transactions/).
     private string? _distributedId;
 
-    internal DatabaseSession(DatabaseEngine engine, SessionOptions options, ILogger logger)
+    // lease: keeps an engine that can be evicted (a tenant's) in memory until the session is disposed.
+    internal DatabaseSession(DatabaseEngine engine, SessionOptions options, ILogger logger, IDisposable? lease = null)
     {
         _engine = engine;
         Options = options;
         _logger = logger;
+        _lease = lease;
         _route = SessionRoute.Create(engine, options);
         if (SwitchboardTelemetry.SessionsOpened.Enabled)
         {
@@ -311,6 +314,10 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
             // Dispose must not throw; a failed rollback leaves nothing behind once the connection is closed.
             var errorType = e.GetType().Name;
             LogDisposeFailed(_logger, DatabaseName, errorType);
+        }
+        finally
+        {
+            _lease?.Dispose();
         }
     }
 

@@ -1,0 +1,29 @@
+using System.Data.Common;
+
+namespace Switchboard.Dialects;
+
+/// <summary>SQL of directory tables (a shard map's lookup table, a tenant set's catalog table).</summary>
+public abstract partial class Dialect
+{
+    /// <summary>
+    /// A query returning <paramref name="valueColumn"/> of the row whose <paramref name="keyColumn"/> equals the parameter
+    /// <c>@key</c>. The names were checked to be plain (optionally schema-qualified) identifiers.
+    /// </summary>
+    public virtual string DirectoryLookupSql(string table, string keyColumn, string valueColumn) =>
+        $"SELECT {valueColumn} FROM {table} WHERE {keyColumn} = @key";
+
+    /// <summary>An insert of one directory row from the parameters <c>@key</c> and <c>@value</c>.</summary>
+    public virtual string DirectoryInsertSql(string table, string keyColumn, string valueColumn) =>
+        $"INSERT INTO {table} ({keyColumn}, {valueColumn}) VALUES (@key, @value)";
+
+    /// <summary>A statement changing the value of one directory row (<c>@key</c>, <c>@value</c>).</summary>
+    public virtual string DirectoryUpdateSql(string table, string keyColumn, string valueColumn) =>
+        $"UPDATE {table} SET {valueColumn} = @value WHERE {keyColumn} = @key";
+
+    /// <summary>
+    /// Makes cancelling <paramref name="cancellationToken"/> stop the statement running on <paramref name="connection"/>,
+    /// for drivers that only check the token between steps. Dispose the result before the connection is returned.
+    /// Default: nothing (the driver honours the token itself).
+    /// </summary>
+    public virtual IDisposable? InterruptOnCancel(DbConnection connection, CancellationToken cancellationToken) => null;
+}

@@ -1,0 +1,54 @@
+using System.Data.Common;
+
+namespace Switchboard.Dialects;
+
+/// <summary>Creating and dropping whole databases (a tenant's), and trimming an engine's idle connections.</summary>
+public abstract partial class Dialect
+{
+    /// <summary>Whether <see cref="CreateDatabaseAsync"/>, <see cref="DropDatabaseAsync"/> and <see cref="DatabaseExistsAsync"/> work.</summary>
+    public virtual bool SupportsDatabaseCreation => false;
+
+    /// <summary>
+    /// The longest database name (in UTF-8 bytes) the server keeps whole, or null for no limit. PostgreSQL silently
+    /// truncates longer names, which would let two tenants share one database: tenant sets refuse such ids.
+    /// </summary>
+    public virtual int? MaxDatabaseNameLength => null;
+
+    /// <summary>
+    /// Creates the database a definition points at (a PostgreSQL database, a SQLite file), optionally as a copy of
+    /// <see cref="DatabaseCreation.Template"/>. Fails when it already exists. Driver errors are thrown as they are; the
+    /// caller wraps them with the database's name.
+    /// </summary>
+    public virtual ValueTask CreateDatabaseAsync(DatabaseDefinition database, DatabaseCreation creation, bool async, CancellationToken cancellationToken) =>
+        throw new NotSupportedException($"The {Name} dialect cannot create databases (database '{database?.Name}').");
+
+    /// <summary>Drops the database a definition points at, closing other sessions on it; false when it did not exist.</summary>
+    public virtual ValueTask<bool> DropDatabaseAsync(DatabaseDefinition database, DatabaseCreation creation, bool async, CancellationToken cancellationToken) =>
+        throw new NotSupportedException($"The {Name} dialect cannot drop databases (database '{database?.Name}').");
+
+    /// <summary>Whether the database a definition points at exists.</summary>
+    public virtual ValueTask<bool> DatabaseExistsAsync(DatabaseDefinition database, DatabaseCreation creation, bool async, CancellationToken cancellationToken) =>
+        throw new NotSupportedException($"The {Name} dialect cannot tell whether a database exists (database '{database?.Name}').");
+
+    /// <summary>
+    /// Closes every idle physical connection in a data source's pool now, and makes connections in use close when
+    /// returned. The data source stays usable. Default: the driver's per-connection pool clearing.
+    /// </summary>
+    public virtual void ClearIdleConnections(DbDataSource dataSource)
+    {
+        ArgumentNullException.ThrowIfNull(dataSource);
+        using var connection = dataSource.CreateConnection();
+        ClearPool(connection);
+    }
+}
+
+/// <summary>How <see cref="Dialect.CreateDatabaseAsync"/> creates a database.</summary>
+/// <param name="Template">
+/// What to copy: a template database on the same server (PostgreSQL <c>CREATE DATABASE … TEMPLATE</c>; nobody may be
+/// connected to it), or a SQLite file path. Null creates an empty database.
+/// </param>
+/// <param name="MaintenanceDatabase">The database to connect to for CREATE/DROP DATABASE (PostgreSQL; default <c>postgres</c>).</param>
+public sealed record DatabaseCreation(string? Template = null, string? MaintenanceDatabase = null)
+{
+    public static DatabaseCreation Default { get; } = new();
+}
