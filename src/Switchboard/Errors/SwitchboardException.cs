@@ -51,14 +51,8 @@ public sealed class UnknownDatabaseException : SwitchboardException
 
     public IReadOnlyList<string> ConfiguredNames { get; }
 
-    private static string BuildMessage(string name, IReadOnlyList<string> configured)
-    {
-        var list = configured.Count == 0 ? "(none)" : string.Join(", ", configured);
-        var suggestion = Internal.Spelling.Closest(name, configured);
-        return suggestion is null
-            ? $"No database named '{name}'. Configured: {list}."
-            : $"No database named '{name}' (did you mean '{suggestion}'?). Configured: {list}.";
-    }
+    private static string BuildMessage(string name, IReadOnlyList<string> configured) =>
+        Internal.Spelling.UnknownNameMessage("database", name, configured);
 }
 
 /// <summary>A connection to a database could not be opened: names the database, the dialect and the host.</summary>

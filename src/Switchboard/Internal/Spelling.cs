@@ -21,6 +21,19 @@ internal static class Spelling
         return best is not null && bestDistance <= Math.Max(1, word.Length / 3) ? best : null;
     }
 
+    /// <summary>
+    /// "No database named 'ordres' (did you mean 'orders'?). Configured: audit, orders." — the message every unknown-name
+    /// error uses (databases, shard maps, tenant sets).
+    /// </summary>
+    public static string UnknownNameMessage(string kind, string name, IReadOnlyList<string> configured, string noneConfigured = "(none)")
+    {
+        var list = configured.Count == 0 ? noneConfigured : string.Join(", ", configured);
+        var suggestion = Closest(name, configured);
+        return suggestion is null
+            ? $"No {kind} named '{name}'. Configured: {list}."
+            : $"No {kind} named '{name}' (did you mean '{suggestion}'?). Configured: {list}.";
+    }
+
     /// <summary>Optimal string alignment distance: a swap of two neighbours counts as one edit.</summary>
     internal static int Distance(string a, string b)
     {

@@ -14,14 +14,8 @@ public sealed class UnknownShardMapException : SwitchboardException
 
     public IReadOnlyList<string> ConfiguredNames { get; }
 
-    private static string BuildMessage(string name, IReadOnlyList<string> configured)
-    {
-        var list = configured.Count == 0 ? "(none; add a \"Shards\" section or call AddShardMap)" : string.Join(", ", configured);
-        var suggestion = Internal.Spelling.Closest(name, configured);
-        return suggestion is null
-            ? $"No shard map named '{name}'. Configured: {list}."
-            : $"No shard map named '{name}' (did you mean '{suggestion}'?). Configured: {list}.";
-    }
+    private static string BuildMessage(string name, IReadOnlyList<string> configured) =>
+        Internal.Spelling.UnknownNameMessage("shard map", name, configured, "(none; add a \"Shards\" section or call AddShardMap)");
 }
 
 /// <summary>A lookup shard map's directory has no (usable) row for a key.</summary>

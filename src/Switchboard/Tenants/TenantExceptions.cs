@@ -57,14 +57,8 @@ public sealed class UnknownTenantSetException : SwitchboardException
 
     public IReadOnlyList<string> ConfiguredNames { get; }
 
-    private static string BuildMessage(string name, IReadOnlyList<string> configured)
-    {
-        var list = configured.Count == 0 ? "(none; add a \"Tenants\" section or call AddTenants)" : string.Join(", ", configured);
-        var suggestion = Internal.Spelling.Closest(name, configured);
-        return suggestion is null
-            ? $"No tenant set named '{name}'. Configured: {list}."
-            : $"No tenant set named '{name}' (did you mean '{suggestion}'?). Configured: {list}.";
-    }
+    private static string BuildMessage(string name, IReadOnlyList<string> configured) =>
+        Internal.Spelling.UnknownNameMessage("tenant set", name, configured, "(none; add a \"Tenants\" section or call AddTenants)");
 }
 
 /// <summary>
