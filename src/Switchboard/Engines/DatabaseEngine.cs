@@ -117,7 +117,7 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
     }
 
     internal ValueTask<DbConnection> OpenConnectionAsync(IOBehavior io, CancellationToken cancellationToken, long startedTimestamp = 0) =>
-        OpenConnectionAsync(null, io, prePing: Definition.Pool.PrePing, startedTimestamp, cancellationToken);
+        OpenConnectionAsync(route: null, io, cancellationToken, startedTimestamp);
 
     /// <summary>Checks out a connection; on a replicated database <paramref name="route"/> (null: the primary) picks the host.</summary>
     internal ValueTask<DbConnection> OpenConnectionAsync(SessionRoute? route, IOBehavior io, CancellationToken cancellationToken, long startedTimestamp = 0) =>
