@@ -18,6 +18,9 @@ public sealed partial class PostgreSqlDialect
         InsertDecisionIfAbsent = "INSERT INTO switchboard_tx_decision (gtid, outcome, participants, decided_ms) VALUES (@gtid, @outcome, @participants, @decided) ON CONFLICT (gtid) DO NOTHING",
         InsertMetaIfAbsent = "INSERT INTO switchboard_tx_meta (name, value) VALUES (@name, @value) ON CONFLICT (name) DO NOTHING",
 
+        // Dapper hands Npgsql a list as one array parameter rather than expanding it.
+        DeleteDecisions = "DELETE FROM switchboard_tx_decision WHERE gtid = ANY(@gtids)",
+
         // A log write must be durable even where the server or database runs with synchronous_commit = off.
         LogTransactionSetup = ["SET LOCAL synchronous_commit = on"],
     };
@@ -48,6 +51,12 @@ public sealed partial class PostgreSqlDialect
         // In an aborted transaction PREPARE TRANSACTION answers ROLLBACK without an error; the SELECT before it fails instead
         // (25P02), in the same round trip, so an aborted branch is never taken for a prepared one.
         ExecuteAsync(connection, transaction, $"SELECT 1; PREPARE TRANSACTION '{Gid(branch)}'", async, cancellationToken);
+
+    public override ValueTask PrepareBranchAsync(DbConnection connection, DbTransaction? transaction, TransactionBranch branch, DecisionRow record,
+        bool async, CancellationToken cancellationToken) =>
+
+        // One round trip. In an aborted transaction the INSERT fails (25P02) before PREPARE could answer a silent ROLLBACK.
+        ExecuteAsync(connection, transaction, $"{PostgreSqlTables.InsertDecision}; PREPARE TRANSACTION '{Gid(branch)}'", record, async, cancellationToken);
 
     public override ValueTask CommitBranchOnePhaseAsync(DbConnection connection, DbTransaction? transaction, TransactionBranch branch, bool async,
         CancellationToken cancellationToken) =>

@@ -32,6 +32,49 @@ public abstract partial class Dialect
         CancellationToken cancellationToken) =>
         throw new NotSupportedException($"{Name} cannot prepare a transaction");
 
+    /// <summary>
+    /// Prepares the branch after writing <paramref name="record"/> into this database's decision table inside the same
+    /// transaction, so the row becomes visible exactly when the branch commits: recovery reads it as proof that the
+    /// transaction committed. Dialects override it to send both in one round trip. Same failure rule as
+    /// <see cref="PrepareBranchAsync(DbConnection, DbTransaction?, TransactionBranch, bool, CancellationToken)"/>.
+    /// </summary>
+    public virtual async ValueTask PrepareBranchAsync(DbConnection connection, DbTransaction? transaction, TransactionBranch branch, DecisionRow record,
+        bool async, CancellationToken cancellationToken)
+    {
+        await ExecuteAsync(connection, transaction, TransactionTables.InsertDecision, record, async, cancellationToken).ConfigureAwait(false);
+        await PrepareBranchAsync(connection, transaction, branch, async, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs <paramref name="sql"/> with a decision row's values as the parameters <c>@gtid</c>, <c>@outcome</c>, <c>@participants</c>, <c>@decided</c>.</summary>
+    protected static async ValueTask ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql, DecisionRow record, bool async,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.Transaction = transaction;
+        AddParameter(command, "gtid", record.Key);
+        AddParameter(command, "outcome", record.Outcome.ToString());
+        AddParameter(command, "participants", record.Participants);
+        AddParameter(command, "decided", record.DecidedMs);
+        if (async)
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            command.ExecuteNonQuery();
+        }
+
+        static void AddParameter(DbCommand command, string name, object value)
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            parameter.Value = value;
+            command.Parameters.Add(parameter);
+        }
+    }
+
     /// <summary>Commits an unprepared branch in one phase (used when it is the only one with work, or the last resource).</summary>
     public virtual async ValueTask CommitBranchOnePhaseAsync(DbConnection connection, DbTransaction? transaction, TransactionBranch branch, bool async,
         CancellationToken cancellationToken)
@@ -121,6 +164,13 @@ public sealed record TransactionBranch(string GlobalId, string Qualifier)
         text.Length <= 200 && text.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
 }
 
+/// <summary>A row of a decision table (<c>switchboard_tx_decision</c>), as written by the coordinator.</summary>
+/// <param name="Key">The global transaction id; for a row written by one branch, that branch's id (<c>global-id/qualifier</c>).</param>
+/// <param name="Outcome"><c>C</c> commit or <c>A</c> abort.</param>
+/// <param name="Participants">The participants, as the coordinator records them (JSON).</param>
+/// <param name="DecidedMs">When, in Unix milliseconds.</param>
+public readonly record struct DecisionRow(string Key, char Outcome, string Participants, long DecidedMs);
+
 /// <summary>A prepared branch found on a database by <see cref="Dialect.ListPreparedAsync"/>.</summary>
 /// <param name="Branch">Its id, split into global id and qualifier as far as the dialect can tell.</param>
 /// <param name="PreparedAt">When it was prepared, where the server says.</param>
@@ -145,8 +195,11 @@ public sealed record TransactionTableSql
         "CREATE TABLE IF NOT EXISTS switchboard_tx_incarnation (id VARCHAR(16) NOT NULL PRIMARY KEY, process VARCHAR(200) NOT NULL, started_ms BIGINT NOT NULL, heartbeat_ms BIGINT NOT NULL)",
     ];
 
-    /// <summary>Creates only the decision table (what a last resource holds).</summary>
+    /// <summary>Creates only the decision table (what a last resource, or a participant keeping decisions, holds).</summary>
     public string CreateDecisionTable => CreateTables[0];
+
+    /// <summary>Fails unless the decision table exists and can be read.</summary>
+    public string ProbeDecisionTable { get; init; } = "SELECT 1 FROM switchboard_tx_decision WHERE 1 = 0";
 
     /// <summary>Statements run at the start of each log write, after BEGIN (for example to force a synchronous commit).</summary>
     public IReadOnlyList<string> LogTransactionSetup { get; init; } = [];
@@ -167,6 +220,9 @@ public sealed record TransactionTableSql
     public string SelectDecisions { get; init; } = "SELECT gtid, outcome, participants, decided_ms FROM switchboard_tx_decision";
 
     public string DeleteDecision { get; init; } = "DELETE FROM switchboard_tx_decision WHERE gtid = @gtid";
+
+    /// <summary>Deletes many decisions; <c>@gtids</c> is a list, expanded by Dapper into <c>(@gtids1, @gtids2, …)</c>.</summary>
+    public string DeleteDecisions { get; init; } = "DELETE FROM switchboard_tx_decision WHERE gtid IN @gtids";
 
     public string SelectMeta { get; init; } = "SELECT value FROM switchboard_tx_meta WHERE name = @name";
 

@@ -29,11 +29,15 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
     private readonly Participant[] _participants;
     private readonly Participant? _lastResource;
     private readonly CoordinatorLog? _log;
+
+    // The commit decision is written into every branch as it prepares (GlobalTransactionId.Branches): the transaction is
+    // committed once all of them are prepared, with no durable write of the coordinator's own between the two phases.
+    private readonly bool _decisionInBranches;
     private State _state = State.Active;
     private IReadOnlyList<ParticipantResult>? _results;
 
     private DistributedTransaction(TransactionCoordinator coordinator, string id, DistributedTransactionOptions options, Participant[] participants,
-        Participant? lastResource, CoordinatorLog? log)
+        Participant? lastResource, CoordinatorLog? log, bool decisionInBranches)
     {
         _coordinator = coordinator;
         Id = id;
@@ -41,6 +45,7 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
         _participants = participants;
         _lastResource = lastResource;
         _log = log;
+        _decisionInBranches = decisionInBranches;
         Databases = [.. participants.Select(p => p.Database)];
     }
 
@@ -128,10 +133,15 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
         string id;
         CoordinatorLog? log = null;
         var lastResource = twoPhase ? cannotPrepare.FirstOrDefault() : null;
+        var decisionInBranches = false;
         if (twoPhase)
         {
+            // The log first: a log that cannot be opened is reported before any database is touched.
             log = await coordinator.GetWritableLogAsync(io, cancellationToken).ConfigureAwait(false);
-            id = coordinator.NewGlobalId(lastResource is null ? null : GlobalTransactionId.DeciderTag(lastResource.Name));
+            decisionInBranches = lastResource is null && coordinator.Settings.DecisionsInParticipants
+                && await coordinator.CanKeepDecisionsAsync(engines, io, cancellationToken).ConfigureAwait(false);
+            id = coordinator.NewGlobalId(lastResource is null ? null : GlobalTransactionId.DeciderTag(lastResource.Name),
+                decisionInBranches ? engines.Count : null);
             coordinator.MarkUndecided(id);
         }
         else
@@ -179,7 +189,8 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
             ExceptionDispatchInfo.Throw(first);
         }
 
-        return new DistributedTransaction(coordinator, id, options, participants, lastResource is null ? null : participants[engines.IndexOf(lastResource)], log);
+        return new DistributedTransaction(coordinator, id, options, participants, lastResource is null ? null : participants[engines.IndexOf(lastResource)], log,
+            decisionInBranches);
     }
 
     private static async ValueTask<KeyValuePair<string, string>?> BeginParticipantAsync(TransactionCoordinator coordinator, Participant p, DatabaseEngine? lastResource,
@@ -201,9 +212,10 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
         }
         else
         {
-            if (p.Engine == lastResource)
+            if (p.Engine == lastResource
+                && await coordinator.EnsureDecisionTableAsync(p.Engine, connection, io, cancellationToken).ConfigureAwait(false) is { } noTable)
             {
-                await coordinator.EnsureDecisionTableAsync(p.Engine, connection, io, cancellationToken).ConfigureAwait(false);
+                return new(p.Database, $"({p.Dialect.Name} at {p.Engine.Definition.Target}) cannot be the last resource of a two-phase commit: {noTable}");
             }
 
             p.Transaction = await p.Dialect.BeginTransactionAsync(connection, p.Engine.Definition, options.IsolationLevel, false, async, cancellationToken)
@@ -251,6 +263,8 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
         var faults = _coordinator.Faults;
         var preparers = _participants.Where(p => p.Prepares).ToArray();
         var started = Stopwatch.GetTimestamp();
+        var participantsRecord = _coordinator.ParticipantsRecord(_participants);
+        var decidedMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
         // Phase one: prepare everywhere at once.
         await Fanout.RunAsync(preparers.Length, async (i, branchIo) =>
@@ -258,7 +272,17 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
             var p = preparers[i];
             try
             {
-                await p.Dialect.PrepareBranchAsync(p.Connection!, p.Transaction, p.Branch, branchIo == IOBehavior.Asynchronous, cancellationToken).ConfigureAwait(false);
+                var async = branchIo == IOBehavior.Asynchronous;
+                if (_decisionInBranches)
+                {
+                    var record = new Dialects.DecisionRow(p.Branch.ToString(), 'C', participantsRecord, decidedMs);
+                    await p.Dialect.PrepareBranchAsync(p.Connection!, p.Transaction, p.Branch, record, async, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await p.Dialect.PrepareBranchAsync(p.Connection!, p.Transaction, p.Branch, async, cancellationToken).ConfigureAwait(false);
+                }
+
                 p.State = BranchState.Prepared;
             }
             catch (Exception e) when (e is DbException or InvalidOperationException or IOException or TimeoutException or OperationCanceledException)
@@ -284,13 +308,13 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
                 null, io).ConfigureAwait(false);
         }
 
-        // The decision. Until it is durable everything can still roll back; from then on everything commits.
-        var participantsRecord = _coordinator.ParticipantsRecord(_participants);
+        // The decision. Until it is durable everything can still roll back; from then on everything commits. With the
+        // decision in the branches it is already durable: every branch is prepared, and each holds the commit record.
         if (_lastResource is { } last)
         {
             await CommitLastResourceAsync(last, participantsRecord, io).ConfigureAwait(false);
         }
-        else
+        else if (!_decisionInBranches)
         {
             char recorded;
             try
@@ -312,16 +336,23 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
         _coordinator.MarkDecided(Id);
 
         // Phase two: commit everywhere at once. Not cancellable: the outcome is decided.
-        if (Options.CompleteInBackground)
+        if (Options.CompleteInBackground && _coordinator.TryStartBackgroundCompletion())
         {
             _state = State.Committed;
             _results = [.. _participants.Select(p => new ParticipantResult(p.Database, ParticipantOutcome.Committed, null))];
             _ = Task.Run(async () =>
             {
-                var inDoubt = await CompletePhaseTwoAsync(preparers, IOBehavior.Asynchronous).ConfigureAwait(false);
-                if (inDoubt.Count > 0)
+                try
                 {
-                    LogInDoubt(_coordinator.Logger, Id, string.Join(", ", inDoubt.Select(p => p.Database)));
+                    var inDoubt = await CompletePhaseTwoAsync(preparers, IOBehavior.Asynchronous).ConfigureAwait(false);
+                    if (inDoubt.Count > 0)
+                    {
+                        LogInDoubt(_coordinator.Logger, Id, string.Join(", ", inDoubt.Select(p => p.Database)));
+                    }
+                }
+                finally
+                {
+                    _coordinator.EndBackgroundCompletion();
                 }
             }, CancellationToken.None);
             return;
@@ -352,13 +383,21 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
 
         await FinishAsync(io).ConfigureAwait(false);
         var inDoubt = preparers.Where(p => p.State == BranchState.InDoubt).ToList();
+        var branchRecords = _decisionInBranches ? preparers.Select(p => (p.Engine, p.Branch.ToString())).ToList() : null;
         if (inDoubt.Count == 0)
         {
-            _coordinator.ForgetDecision(Id, _lastResource?.Engine);
+            if (branchRecords is not null)
+            {
+                _coordinator.ForgetBranchRecords(branchRecords);
+            }
+            else
+            {
+                _coordinator.ForgetDecision(Id, _lastResource?.Engine);
+            }
         }
         else
         {
-            _coordinator.RetryLater(Id, commit: true, inDoubt.Select(p => (p.Database, p.Branch)), _lastResource?.Engine);
+            _coordinator.RetryLater(Id, commit: true, inDoubt.Select(p => (p.Database, p.Branch)), _lastResource?.Engine, branchRecords);
         }
 
         return inDoubt;
@@ -553,6 +592,10 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
             }
         }, io).ConfigureAwait(false);
 
+        // With the decision in the branches, "all prepared" means committed. A rollback is settled only once some branch is
+        // known not to be prepared: one that never prepared, or one rolled back just now. Until then recovery may still find
+        // every branch prepared and commit, so the caller hears "in doubt", not "rolled back".
+        var settled = !_decisionInBranches || _participants.Any(p => p.State == BranchState.RolledBack);
         _coordinator.MarkDecided(Id);
         await FinishAsync(io).ConfigureAwait(false);
         _state = State.RolledBack;
@@ -562,7 +605,9 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
             _coordinator.RetryLater(Id, commit: false, inDoubt.Select(p => (p.Database, p.Branch)), null);
         }
 
-        return Failure(DistributedOutcome.RolledBack, reason, cause);
+        return settled
+            ? Failure(DistributedOutcome.RolledBack, reason, cause)
+            : Failure(DistributedOutcome.InDoubt, reason + "; no participant could be rolled back, and if every one is prepared recovery commits it", cause);
     }
 
     /// <summary>Rolls back an unprepared branch; if that fails the connection is discarded, and the server rolls back when it goes.</summary>

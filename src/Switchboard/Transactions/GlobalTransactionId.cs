@@ -4,20 +4,23 @@ using System.Text;
 namespace Switchboard.Transactions;
 
 /// <summary>
-/// The id of one distributed transaction: <c>sb1.{coordinator}.{log}.{incarnation}.{sequence}[.L{decider}]</c>, for example
-/// <c>sb1.orders-api.3f9a2c7d1e0b.k2x9q1.5</c>. The log id is random per coordinator log, so recovery recognises exactly
-/// the transactions whose decisions its log holds and never touches another application's; the incarnation tells one run
-/// of a process from another; <c>L{decider}</c> marks a transaction whose decision is recorded inside its last resource
-/// (a hash of that database's name). At most 64 characters, so it fits MySQL's gtrid.
+/// The id of one distributed transaction: <c>sb1.{coordinator}.{log}.{incarnation}.{sequence}[.L{decider}|.P{branches}]</c>,
+/// for example <c>sb1.orders-api.3f9a2c7d1e0b.k2x9q1.5.P2</c>. The log id is random per coordinator log, so recovery
+/// recognises exactly the transactions whose decisions its log holds and never touches another application's; the
+/// incarnation tells one run of a process from another; <c>L{decider}</c> marks a transaction whose decision is recorded
+/// inside its last resource (a hash of that database's name); <c>P{branches}</c> one whose decision is written into each of
+/// its participants and which is committed once all of that many branches are prepared. No suffix: the decision is in the
+/// coordinator log. At most 64 characters, so it fits MySQL's gtrid.
 /// </summary>
-internal readonly record struct GlobalTransactionId(string Coordinator, string LogId, string Incarnation, string Sequence, string? Decider)
+internal readonly record struct GlobalTransactionId(string Coordinator, string LogId, string Incarnation, string Sequence, string? Decider,
+    int? Branches = null)
 {
     public const string Prefix = "sb1.";
     public const int MaxCoordinatorLength = 16;
 
-    public override string ToString() => Decider is null
-        ? $"{Prefix}{Coordinator}.{LogId}.{Incarnation}.{Sequence}"
-        : $"{Prefix}{Coordinator}.{LogId}.{Incarnation}.{Sequence}.L{Decider}";
+    public override string ToString() =>
+        $"{Prefix}{Coordinator}.{LogId}.{Incarnation}.{Sequence}"
+        + (Decider is not null ? ".L" + Decider : Branches is { } n ? ".P" + n.ToString(CultureInfo.InvariantCulture) : "");
 
     public static bool TryParse(string text, out GlobalTransactionId id)
     {
@@ -28,13 +31,31 @@ internal readonly record struct GlobalTransactionId(string Coordinator, string L
         }
 
         var parts = text[Prefix.Length..].Split('.');
-        if (parts.Length is not (4 or 5) || parts.Any(p => p.Length == 0) || (parts.Length == 5 && !parts[4].StartsWith('L')))
+        if (parts.Length is not (4 or 5) || parts.Any(p => p.Length == 0))
         {
             return false;
         }
 
-        id = new GlobalTransactionId(parts[0], parts[1], parts[2], parts[3], parts.Length == 5 ? parts[4][1..] : null);
-        return true;
+        if (parts.Length == 4)
+        {
+            id = new GlobalTransactionId(parts[0], parts[1], parts[2], parts[3], null);
+            return true;
+        }
+
+        var suffix = parts[4];
+        if (suffix[0] == 'L' && suffix.Length > 1)
+        {
+            id = new GlobalTransactionId(parts[0], parts[1], parts[2], parts[3], suffix[1..]);
+            return true;
+        }
+
+        if (suffix[0] == 'P' && int.TryParse(suffix.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out var branches) && branches > 1)
+        {
+            id = new GlobalTransactionId(parts[0], parts[1], parts[2], parts[3], null, branches);
+            return true;
+        }
+
+        return false;
     }
 
     /// <summary>Whether a name can be a coordinator name (it is written into every transaction id).</summary>

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Data.Common;
+using System.Runtime.ExceptionServices;
 using Microsoft.Extensions.Logging;
 using Switchboard.Dialects;
 using Switchboard.Internal;
@@ -29,10 +30,12 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
     private readonly ConcurrentDictionary<string, byte> _undecided = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string?> _readiness = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<string, byte> _decisionTables = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<string, bool> _keepsDecisions = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<(string GlobalId, string Database), RetryItem> _retries = new();
-    private readonly ConcurrentQueue<(DatabaseEngine Engine, string GlobalId)> _lastResourceForgets = new();
+    private readonly ConcurrentQueue<(DatabaseEngine Engine, string Key)> _tableForgets = new();
     private readonly ConcurrentDictionary<string, string> _participantRecords = new(StringComparer.Ordinal);
     private readonly Lock _backgroundLock = new();
+    private int _backgroundCompletions;
     private CoordinatorLog? _log;
     private string? _incarnation;
     private FileStream? _incarnationLock;
@@ -65,6 +68,20 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
 
     /// <summary>This process's incarnation id once registered (its undecided transactions are known in memory).</summary>
     public string? Incarnation => _incarnation;
+
+    /// <summary>Takes one of the <see cref="TransactionSettings.MaxBackgroundCompletions"/> slots for a phase two run in the background; false when none is free.</summary>
+    public bool TryStartBackgroundCompletion()
+    {
+        if (Interlocked.Increment(ref _backgroundCompletions) <= Settings.MaxBackgroundCompletions)
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _backgroundCompletions);
+        return false;
+    }
+
+    public void EndBackgroundCompletion() => Interlocked.Decrement(ref _backgroundCompletions);
 
     /// <summary>How many branches wait for phase two to be retried.</summary>
     public int PendingRetries => _retries.Count;
@@ -134,10 +151,10 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
         }
     }
 
-    public string NewGlobalId(string? decider)
+    public string NewGlobalId(string? decider, int? branches = null)
     {
         var sequence = Interlocked.Increment(ref _sequence);
-        return new GlobalTransactionId(Settings.CoordinatorName, _log!.LogId, _incarnation!, GlobalTransactionId.Base36(sequence), decider).ToString();
+        return new GlobalTransactionId(Settings.CoordinatorName, _log!.LogId, _incarnation!, GlobalTransactionId.Base36(sequence), decider, branches).ToString();
     }
 
     /// <summary>The participants as a decision records them; the same databases in the same order give the same text, so it is kept.</summary>
@@ -253,17 +270,81 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
         return problem;
     }
 
-    /// <summary>Creates a last resource's decision table once per engine, outside any transaction.</summary>
-    public async ValueTask EnsureDecisionTableAsync(DatabaseEngine engine, DbConnection connection, IOBehavior io, CancellationToken cancellationToken)
+    /// <summary>
+    /// Whether every one of <paramref name="engines"/> can keep its branch's commit record (its decision table exists or can
+    /// be created), asked once per engine. A database where Switchboard may not create the table makes the transactions it
+    /// joins keep their decision in the coordinator log instead (logged once), rather than failing.
+    /// </summary>
+    public async ValueTask<bool> CanKeepDecisionsAsync(IReadOnlyList<DatabaseEngine> engines, IOBehavior io, CancellationToken cancellationToken)
+    {
+        foreach (var engine in engines)
+        {
+            if (_keepsDecisions.TryGetValue(engine.Name, out var known))
+            {
+                if (!known)
+                {
+                    return false;
+                }
+
+                continue;
+            }
+
+            string? problem;
+            try
+            {
+                problem = await EngineWork.WithConnectionAsync(engine, io, cancellationToken, connection => EnsureDecisionTableAsync(engine, connection, io, cancellationToken))
+                    .ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is DbException or IOException or InvalidOperationException or TimeoutException)
+            {
+                return false; // unreachable just now: not remembered; beginning the branch reports the connection problem
+            }
+
+            _keepsDecisions[engine.Name] = problem is null;
+            if (problem is not null)
+            {
+                LogDecisionsInLog(_logger, engine.Name, problem);
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Creates a database's decision table (a last resource's, or a participant's) once per engine, outside any transaction.
+    /// Returns null when the table is there, else why it cannot be created, in plain words.
+    /// </summary>
+    public async ValueTask<string?> EnsureDecisionTableAsync(DatabaseEngine engine, DbConnection connection, IOBehavior io, CancellationToken cancellationToken)
     {
         if (_decisionTables.ContainsKey(engine.Name))
         {
-            return;
+            return null;
         }
 
-        await CoordinatorLog.ExecuteAsync(connection, null, engine.Dialect.TransactionTables.CreateDecisionTable, null, io, cancellationToken)
-            .ConfigureAwait(false);
+        var sql = engine.Dialect.TransactionTables;
+        try
+        {
+            await CoordinatorLog.ExecuteAsync(connection, null, sql.CreateDecisionTable, null, io, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DbException create)
+        {
+            // Another process (or transaction) may have created it at the same moment: PostgreSQL's IF NOT EXISTS can still
+            // fail on the catalog's unique index then. What counts is whether the table can be read now.
+            try
+            {
+                await CoordinatorLog.ExecuteAsync(connection, null, sql.ProbeDecisionTable, null, io, cancellationToken).ConfigureAwait(false);
+            }
+            catch (DbException)
+            {
+                return $"Switchboard cannot create its decision table switchboard_tx_decision there ({SecretMasker.Scrub(create.Message, engine.Definition.Secrets)}). "
+                    + "Grant the user CREATE, create the table yourself (docs/transactions.md has the statement), "
+                    + "or set TransactionCoordinatorOptions.DecisionsInParticipants = false to keep decisions in the coordinator log";
+            }
+        }
+
         _decisionTables.TryAdd(engine.Name, 0);
+        return null;
     }
 
     /// <summary>Reads a last resource's own record of a decision on a new connection: its outcome, or null when there is none.</summary>
@@ -283,11 +364,12 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
         });
 
     /// <summary>Hands branches that could not be told the outcome to the background retry.</summary>
-    public void RetryLater(string globalId, bool commit, IEnumerable<(string Database, TransactionBranch Branch)> branches, DatabaseEngine? decider)
+    public void RetryLater(string globalId, bool commit, IEnumerable<(string Database, TransactionBranch Branch)> branches, DatabaseEngine? decider,
+        IReadOnlyList<(DatabaseEngine Engine, string Key)>? branchRecords = null)
     {
         foreach (var (database, branch) in branches)
         {
-            _retries[(globalId, database)] = new RetryItem(globalId, database, branch, commit, decider)
+            _retries[(globalId, database)] = new RetryItem(globalId, database, branch, commit, decider, branchRecords)
             {
                 Due = DateTimeOffset.UtcNow + Settings.RetryInterval,
                 Backoff = Settings.RetryInterval,
@@ -298,12 +380,26 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
         _wake.Release();
     }
 
+    /// <summary>
+    /// A finished transaction's rows in its participants' decision tables are no longer needed: deleted in bulk by the
+    /// background loop (a row must outlive every prepared branch of its transaction, as recovery's proof of commit).
+    /// </summary>
+    public void ForgetBranchRecords(IReadOnlyList<(DatabaseEngine Engine, string Key)> records)
+    {
+        foreach (var record in records)
+        {
+            _tableForgets.Enqueue(record);
+        }
+
+        EnsureBackground();
+    }
+
     /// <summary>A finished transaction's decision is no longer needed: forget it lazily (with the next flush, or a background tick).</summary>
     public void ForgetDecision(string globalId, DatabaseEngine? decider)
     {
         if (decider is not null)
         {
-            _lastResourceForgets.Enqueue((decider, globalId));
+            _tableForgets.Enqueue((decider, globalId));
             EnsureBackground();
         }
         else
@@ -391,7 +487,7 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
                     }
                 }
 
-                await ForgetLastResourceDecisionsAsync(token).ConfigureAwait(false);
+                await ForgetTableDecisionsAsync(token).ConfigureAwait(false);
                 if (_recoveryWanted && DateTimeOffset.UtcNow >= _nextRecovery)
                 {
                     _recoveryWanted = false;
@@ -451,7 +547,14 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
                 LogRetried(_logger, item.GlobalId, item.Database, item.Commit ? "committed" : "rolled back");
                 if (item.Commit && !_retries.Keys.Any(k => k.GlobalId == item.GlobalId))
                 {
-                    ForgetDecision(item.GlobalId, item.Decider);
+                    if (item.BranchRecords is { } records)
+                    {
+                        ForgetBranchRecords(records);
+                    }
+                    else
+                    {
+                        ForgetDecision(item.GlobalId, item.Decider);
+                    }
                 }
             }
             catch (Exception e) when (e is DbException or IOException or InvalidOperationException or TimeoutException)
@@ -464,19 +567,21 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
         }
     }
 
-    private async ValueTask ForgetLastResourceDecisionsAsync(CancellationToken cancellationToken)
+    private async ValueTask ForgetTableDecisionsAsync(CancellationToken cancellationToken)
     {
         var byEngine = new Dictionary<DatabaseEngine, List<string>>();
-        while (_lastResourceForgets.TryDequeue(out var forget))
+        while (_tableForgets.TryDequeue(out var forget))
         {
             if (!byEngine.TryGetValue(forget.Engine, out var list))
             {
                 byEngine[forget.Engine] = list = [];
             }
 
-            list.Add(forget.GlobalId);
+            list.Add(forget.Key);
         }
 
+        // One unreachable database must not keep the others' rows: each is tried, and what failed waits for the next tick.
+        Exception? failure = null;
         foreach (var (engine, globalIds) in byEngine)
         {
             try
@@ -487,26 +592,32 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
             {
                 foreach (var id in globalIds)
                 {
-                    _lastResourceForgets.Enqueue((engine, id));
+                    _tableForgets.Enqueue((engine, id));
                 }
 
-                throw;
+                failure ??= e;
             }
+        }
+
+        if (failure is not null)
+        {
+            ExceptionDispatchInfo.Throw(failure);
         }
     }
 
-    /// <summary>Deletes decisions from a last resource's table, in one transaction.</summary>
+    /// <summary>Deletes rows from a database's decision table (a last resource's, or a participant's), in one transaction.</summary>
     public static ValueTask<int> DeleteDecisionsAsync(DatabaseEngine engine, IReadOnlyCollection<string> globalIds, IOBehavior io, CancellationToken cancellationToken) =>
         globalIds.Count == 0
             ? new(0)
             : EngineWork.WithConnectionAsync(engine, io, cancellationToken, connection =>
                 EngineWork.InTransactionAsync(engine, connection, io, cancellationToken, async transaction =>
                 {
+                    // In chunks: one statement per chunk, whatever the number of transactions finished since the last tick.
                     var deleted = 0;
-                    foreach (var gtid in globalIds)
+                    foreach (var chunk in globalIds.Chunk(500))
                     {
-                        deleted += await CoordinatorLog.ExecuteAsync(connection, transaction, engine.Dialect.TransactionTables.DeleteDecision, new { gtid }, io,
-                            cancellationToken).ConfigureAwait(false);
+                        deleted += await CoordinatorLog.ExecuteAsync(connection, transaction, engine.Dialect.TransactionTables.DeleteDecisions, new { gtids = chunk },
+                            io, cancellationToken).ConfigureAwait(false);
                     }
 
                     return deleted;
@@ -580,8 +691,12 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
     }
 
     /// <summary>A prepared branch waiting to be told the outcome again.</summary>
-    private sealed class RetryItem(string globalId, string database, TransactionBranch branch, bool commit, DatabaseEngine? decider)
+    private sealed class RetryItem(string globalId, string database, TransactionBranch branch, bool commit, DatabaseEngine? decider,
+        IReadOnlyList<(DatabaseEngine Engine, string Key)>? branchRecords)
     {
+        /// <summary>For a transaction whose decision is kept in its participants: the rows to forget once it is complete.</summary>
+        public IReadOnlyList<(DatabaseEngine Engine, string Key)>? BranchRecords { get; } = branchRecords;
+
         public string GlobalId { get; } = globalId;
 
         public string Database { get; } = database;
@@ -608,6 +723,9 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
 
     [LoggerMessage(EventId = 4004, Level = LogLevel.Warning, Message = "Transaction coordinator background work failed ({ErrorType}): {Message}")]
     private static partial void LogBackgroundFailed(ILogger logger, string errorType, string message);
+
+    [LoggerMessage(EventId = 4006, Level = LogLevel.Warning, Message = "Distributed transactions involving {Database} keep their commit decision in the coordinator log: {Problem}")]
+    private static partial void LogDecisionsInLog(ILogger logger, string database, string problem);
 
     [LoggerMessage(EventId = 4005, Level = LogLevel.Information, Message = "Transaction recovery: {Committed} branches committed, {RolledBack} rolled back, {Left} left for later")]
     private static partial void LogRecovery(ILogger logger, int committed, int rolledBack, int left);

@@ -47,6 +47,24 @@ public sealed class TransactionCoordinatorOptions
     /// <summary>The longest wait between retries of phase two. Default 30 s.</summary>
     public TimeSpan MaxRetryInterval { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Where the commit decision of a transaction whose participants can all prepare is kept. True (the default): in the
+    /// participants themselves — each branch writes a row into its own database's <c>switchboard_tx_decision</c> table
+    /// (created on first use) in the same round trip as its prepare, and the transaction is committed the moment every
+    /// branch is prepared. No separate durable write sits between the two phases, so a distributed commit costs what a
+    /// hand-written parallel two-phase commit costs. False: the decision is written to the coordinator log (one more
+    /// durable write per transaction, shared by concurrent ones) — for databases where Switchboard may not create a table.
+    /// A transaction with a last resource keeps its decision in the last resource either way.
+    /// </summary>
+    public bool DecisionsInParticipants { get; set; } = true;
+
+    /// <summary>
+    /// The most transactions whose phase two may run in the background at once (with
+    /// <see cref="DistributedTransactionOptions.CompleteInBackground"/>); beyond it a commit completes phase two itself, so
+    /// a fast caller cannot pile up prepared transactions faster than the servers commit them. Default 64.
+    /// </summary>
+    public int MaxBackgroundCompletions { get; set; } = 64;
+
     /// <summary>Test hook: called at each named point of the protocol (the crash harness dies there).</summary>
     internal FaultHandler? FaultHandler { get; set; }
 }
@@ -59,6 +77,8 @@ internal sealed record TransactionSettings(
     bool RecoverOnStart,
     TimeSpan RetryInterval,
     TimeSpan MaxRetryInterval,
+    bool DecisionsInParticipants,
+    int MaxBackgroundCompletions,
     DialectRegistry Dialects,
     FaultHandler? Faults)
 {
@@ -112,7 +132,12 @@ internal sealed record TransactionSettings(
             Problem("MaxRetryInterval", "must be at least RetryInterval");
         }
 
+        if (options.MaxBackgroundCompletions < 0)
+        {
+            Problem("MaxBackgroundCompletions", "must be 0 or more");
+        }
+
         return new TransactionSettings(name, path, options.LogDatabase, options.RecoverOnStart, options.RetryInterval, options.MaxRetryInterval,
-            dialects, options.FaultHandler);
+            options.DecisionsInParticipants, options.MaxBackgroundCompletions, dialects, options.FaultHandler);
     }
 }

@@ -34,7 +34,8 @@ internal static class TransactionRecovery
             // An embedded database whose file does not exist holds no decision: do not create it by looking.
             lastResourceDecisions[definition.Name] = !definition.Dialect.HasServer && !File.Exists(definition.Target)
                 ? []
-                : await ReadLastResourceAsync(catalog.GetEngine(definition.Name), problems, io, cancellationToken).ConfigureAwait(false);
+                : await ReadDecisionTableAsync(catalog.GetEngine(definition.Name), "its decisions as a last resource", problems, io, cancellationToken)
+                    .ConfigureAwait(false);
         }
 
         // 2. Every prepared branch, on every database that can prepare (in parallel). On MySQL one server lists the branches
@@ -82,6 +83,49 @@ internal static class TransactionRecovery
             }
         }
 
+        // 2b. The rows that branches wrote into their own databases' decision tables (transactions whose decision is kept in
+        //     the participants). Read after the scan: a branch that committed after the scan listed it has its row visible by
+        //     now, so a transaction with a committed branch is never taken for one that never finished preparing.
+        var branchRows = new Dictionary<string, List<(DatabaseDefinition Database, string Key)>>(StringComparer.Ordinal);
+        var committedBranches = new Dictionary<string, string>(StringComparer.Ordinal);
+        var unreadable = scans.Any(scan => scan.Error is not null);
+        if (log is not null)
+        {
+            var tables = new IReadOnlyList<DecisionRecord>?[preparing.Count];
+            await Fanout.RunAsync(preparing.Count, async (i, branchIo) =>
+            {
+                tables[i] = scans[i].Error is null
+                    ? await ReadDecisionTableAsync(catalog.GetEngine(preparing[i].Name), "its participants' commit records", problems, branchIo, cancellationToken)
+                        .ConfigureAwait(false)
+                    : null;
+            }, io).ConfigureAwait(false);
+
+            for (var i = 0; i < preparing.Count; i++)
+            {
+                unreadable |= scans[i].Error is null && tables[i] is null;
+                foreach (var row in tables[i] ?? [])
+                {
+                    var slash = row.GlobalId.LastIndexOf('/');
+                    if (slash <= 0)
+                    {
+                        continue; // a whole transaction's decision: this database was once a last resource
+                    }
+
+                    var gtid = row.GlobalId[..slash];
+                    if (!branchRows.TryGetValue(gtid, out var rows))
+                    {
+                        branchRows[gtid] = rows = [];
+                    }
+
+                    rows.Add((preparing[i], row.GlobalId));
+                    if (row.Outcome == 'C')
+                    {
+                        committedBranches.TryAdd(gtid, preparing[i].Name);
+                    }
+                }
+            }
+        }
+
         // 3. Decide and settle each of our transactions.
         var remaining = new HashSet<string>(StringComparer.Ordinal);
         foreach (var group in found.GroupBy(f => f.Branch.GlobalId, StringComparer.Ordinal))
@@ -89,8 +133,11 @@ internal static class TransactionRecovery
             cancellationToken.ThrowIfCancellationRequested();
             var gtid = group.Key;
             var id = group.First().Id;
-            var (outcome, why) = await DecideAsync(coordinator, log!, id, gtid, group.Select(g => (g.Database, g.Branch)).ToList(), decisions,
-                lastResources, lastResourceDecisions, incarnations, options.DryRun, io, cancellationToken).ConfigureAwait(false);
+            var branches = group.Select(g => (g.Database, g.Branch)).ToList();
+            var (outcome, why) = id.Branches is { } count
+                ? await DecideFromBranchesAsync(coordinator, log!, id, gtid, count, branches, committedBranches, unreadable, incarnations).ConfigureAwait(false)
+                : await DecideAsync(coordinator, log!, id, gtid, branches, decisions, lastResources, lastResourceDecisions, incarnations, options.DryRun, io,
+                    cancellationToken).ConfigureAwait(false);
             foreach (var (definition, branch, _) in group)
             {
                 var action = await SettleAsync(coordinator, catalog.GetEngine(definition.Name), branch, outcome, why, options.DryRun, io, cancellationToken)
@@ -115,6 +162,47 @@ internal static class TransactionRecovery
                 await log.DeleteDecisionsAsync(done, io, cancellationToken).ConfigureAwait(false);
                 await ForgetDeadIncarnationsAsync(coordinator, log, incarnations, logDecisions.Select(d => d.GlobalId).Except(done).Concat(remaining), io,
                     cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        // Commit records of transactions that no database holds a prepared branch of any more: complete everywhere. Only those
+        // of processes that have ended; a running coordinator forgets its own (and may be preparing one right now).
+        var foundIds = found.Select(f => f.Branch.GlobalId).ToHashSet(StringComparer.Ordinal);
+        var finishedRows = new Dictionary<DatabaseDefinition, List<string>>();
+        foreach (var (gtid, rows) in branchRows)
+        {
+            if (log is null || foundIds.Contains(gtid) || !GlobalTransactionId.TryParse(gtid, out var id) || id.LogId != log.LogId
+                || coordinator.IsUndecided(gtid) || await coordinator.IsAliveAsync(log, id.Incarnation, incarnations).ConfigureAwait(false))
+            {
+                continue;
+            }
+
+            foreach (var (database, key) in rows)
+            {
+                if (!finishedRows.TryGetValue(database, out var keys))
+                {
+                    finishedRows[database] = keys = [];
+                }
+
+                keys.Add(key);
+            }
+        }
+
+        foreach (var (definition, keys) in finishedRows)
+        {
+            forgotten += keys.Count;
+            if (options.DryRun)
+            {
+                continue;
+            }
+
+            try
+            {
+                await TransactionCoordinator.DeleteDecisionsAsync(catalog.GetEngine(definition.Name), keys, io, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is DbException or IOException or InvalidOperationException)
+            {
+                problems.Add(new RecoveryProblem(definition.Name, "could not forget the commit records of finished transactions: " + Scrub(e, definition)));
             }
         }
 
@@ -200,6 +288,44 @@ internal static class TransactionRecovery
             : await ClaimInLastResourceAsync(coordinator.Catalog.GetEngine(decider.Name), gtid, participants, io, cancellationToken).ConfigureAwait(false);
         coordinator.Faults?.Invoke(FaultPoint.RecoveryAfterDecision, -1);
         return (recorded, recorded == 'C' ? "its coordinator recorded the commit decision just now" : "no commit decision is recorded (presumed abort)");
+    }
+
+    /// <summary>
+    /// The outcome of a transaction whose decision is kept in its participants: committed if one branch has committed (its
+    /// row is visible) or all <paramref name="count"/> branches are prepared; otherwise it never finished preparing, and is
+    /// rolled back — once the process that began it has ended, and every participant could be read.
+    /// </summary>
+    private static async ValueTask<(char? Outcome, string Why)> DecideFromBranchesAsync(TransactionCoordinator coordinator, CoordinatorLog log,
+        GlobalTransactionId id, string gtid, int count, IReadOnlyList<(DatabaseDefinition Database, TransactionBranch Branch)> branches,
+        Dictionary<string, string> committedBranches, bool unreadable, IReadOnlyList<IncarnationRecord> incarnations)
+    {
+        if (committedBranches.TryGetValue(gtid, out var committedIn))
+        {
+            return ('C', $"its branch in '{committedIn}' has committed");
+        }
+
+        if (coordinator.IsUndecided(gtid))
+        {
+            return (null, "still being prepared by this process: left alone");
+        }
+
+        if (await coordinator.IsAliveAsync(log, id.Incarnation, incarnations).ConfigureAwait(false))
+        {
+            return (null, $"the process that began it (incarnation {id.Incarnation}) is still running: left alone");
+        }
+
+        var prepared = branches.Select(b => b.Branch.Qualifier).Distinct(StringComparer.Ordinal).Count();
+        if (prepared >= count)
+        {
+            return ('C', $"all {count} of its participants are prepared, which commits it");
+        }
+
+        if (unreadable)
+        {
+            return (null, $"{prepared} of its {count} participants are prepared, and a database that could not be read may hold another: left alone");
+        }
+
+        return ('A', $"only {prepared} of its {count} participants prepared it and none committed (presumed abort)");
     }
 
     private static async ValueTask<RecoveryAction> SettleAsync(TransactionCoordinator coordinator, DatabaseEngine engine, TransactionBranch branch, char? outcome,
@@ -298,8 +424,8 @@ internal static class TransactionRecovery
         }
     }
 
-    private static async ValueTask<IReadOnlyList<DecisionRecord>?> ReadLastResourceAsync(DatabaseEngine engine, List<RecoveryProblem> problems, IOBehavior io,
-        CancellationToken cancellationToken)
+    private static async ValueTask<IReadOnlyList<DecisionRecord>?> ReadDecisionTableAsync(DatabaseEngine engine, string what, List<RecoveryProblem> problems,
+        IOBehavior io, CancellationToken cancellationToken)
     {
         try
         {
@@ -310,7 +436,7 @@ internal static class TransactionRecovery
             }
             catch (DbException e) when (engine.Dialect.Classify(e) == DatabaseErrorKind.UndefinedObject)
             {
-                return []; // never a last resource
+                return []; // the table was never created: nothing was ever decided there
             }
             finally
             {
@@ -319,7 +445,11 @@ internal static class TransactionRecovery
         }
         catch (Exception e) when (e is DbException or IOException or InvalidOperationException or TimeoutException)
         {
-            problems.Add(new RecoveryProblem(engine.Name, "cannot read its decisions as a last resource: " + Scrub(e, engine.Definition)));
+            lock (problems)
+            {
+                problems.Add(new RecoveryProblem(engine.Name, $"cannot read {what}: " + Scrub(e, engine.Definition)));
+            }
+
             return null;
         }
     }

@@ -107,6 +107,6 @@ public sealed class PostgreSqlTwoPhaseTests(DatabaseServers servers) : IAsyncLif
 
         await catalog.DisposeAsync();
         var report = await _rig.Catalog().RecoverTransactionsAsync();
-        Assert.Contains(report.Actions, a => a.TransactionId == tx.Id && a.Database == "orders" && a.Branch == "1" && a.Action == RecoveryActionKind.RolledBack);
+        Assert.Contains(report.Actions, a => a.TransactionId == tx.Id && a.Database == "orders" && a.Branch == "1" && a.Action == RecoveryActionKind.Committed);
     }
 }

@@ -232,21 +232,33 @@ public sealed class DistributedTransactionTests(DatabaseServers servers) : IAsyn
     }
 
     [Theory]
-    [InlineData(nameof(FaultPoint.AfterPrepare), false)]
-    [InlineData(nameof(FaultPoint.BeforeDecision), false)]
-    [InlineData(nameof(FaultPoint.AfterDecision), true)]
-    [InlineData(nameof(FaultPoint.AfterCommit), true)]
-    public async Task After_a_crash_recovery_completes_the_transaction_all_or_nothing(string pointName, bool committed)
+    // The decision in the coordinator log: committed once the log holds it.
+    [InlineData(false, nameof(FaultPoint.AfterPrepare), false)]
+    [InlineData(false, nameof(FaultPoint.BeforeDecision), false)]
+    [InlineData(false, nameof(FaultPoint.AfterDecision), true)]
+    [InlineData(false, nameof(FaultPoint.AfterCommit), true)]
+    // The decision in the participants (the default): committed once every branch is prepared.
+    [InlineData(true, nameof(FaultPoint.AfterPrepare), true)]
+    [InlineData(true, nameof(FaultPoint.BeforeDecision), true)]
+    [InlineData(true, nameof(FaultPoint.AfterDecision), true)]
+    [InlineData(true, nameof(FaultPoint.AfterCommit), true)]
+    public async Task After_a_crash_recovery_completes_the_transaction_all_or_nothing(bool decisionsInParticipants, string pointName, bool committed)
     {
         var point = Enum.Parse<FaultPoint>(pointName);
-        var catalog = _rig.Catalog(o => o.FaultHandler = (p, _) =>
+        var catalog = _rig.Catalog(o =>
         {
-            if (p == point)
+            o.DecisionsInParticipants = decisionsInParticipants;
+            o.FaultHandler = (p, _) =>
             {
-                throw new SimulatedCrashException(pointName);
-            }
+                // Prepares run in parallel and are awaited together, so both branches are prepared whichever one dies here.
+                if (p == point)
+                {
+                    throw new SimulatedCrashException(pointName);
+                }
+            };
         });
         var tx = await catalog.BeginDistributedAsync("orders", "billing");
+        Assert.Equal(decisionsInParticipants, tx.Id.EndsWith(".P2", StringComparison.Ordinal));
         await TwoPhaseRig.TransferAsync(tx, "orders", "billing", 50, async: true);
         await Assert.ThrowsAsync<SimulatedCrashException>(() => tx.CommitAsync());
         await tx.DisposeAsync();
@@ -264,6 +276,72 @@ public sealed class DistributedTransactionTests(DatabaseServers servers) : IAsyn
         Assert.All(ours, a => Assert.Equal(committed ? RecoveryActionKind.Committed : RecoveryActionKind.RolledBack, a.Action));
         Assert.Equal(committed ? (50L, 150L, 100L) : (100L, 100L, 100L), await _rig.BalancesAsync(1));
         Assert.Empty(await _rig.PreparedAsync(TwoPhaseRig.LogIdOf(tx.Id)));
+    }
+
+    [Fact]
+    public async Task Recovery_decides_a_transaction_kept_in_its_participants_from_what_they_hold()
+    {
+        // This log's id, from a real transaction (which also creates both decision tables).
+        var catalog = _rig.Catalog();
+        string realId;
+        await using (var tx = await catalog.BeginDistributedAsync("orders", "billing"))
+        {
+            await TwoPhaseRig.TransferAsync(tx, "orders", "billing", 1, async: true);
+            await tx.CommitAsync();
+            realId = tx.Id;
+        }
+
+        Assert.True(GlobalTransactionId.TryParse(realId, out var real) && real.Branches == 2, realId);
+        string Gtid(string sequence) => new GlobalTransactionId(real.Coordinator, real.LogId, "dead00", sequence, null, 2).ToString();
+        foreach (var database in new[] { "orders", "billing" })
+        {
+            await using var setup = _rig.Observer.OpenSession(database);
+            await setup.ExecuteAsync("INSERT INTO accounts (id, balance) VALUES (@id, 100)", new[] { 20, 21, 22 }.Select(id => new { id }));
+            await setup.CommitAsync();
+        }
+
+        // What a crash of a process that has ended ("dead00" holds no lock) can leave, each on accounts of its own:
+        //   A: only the orders branch prepared;  B: billing committed, orders prepared;  C: both prepared.
+        var (a, b, c) = (Gtid("a1"), Gtid("b1"), Gtid("c1"));
+        const string Record = "INSERT INTO switchboard_tx_decision (gtid, outcome, participants, decided_ms) VALUES (@key, 'C', '[]', 0)";
+        await using (var pg = await _rig.Observer.GetEngine("orders").OpenConnectionAsync())
+        {
+            foreach (var (gtid, account, delta) in new[] { (a, 20, -10), (b, 21, -20), (c, 22, -5) })
+            {
+                await pg.ExecuteAsync("BEGIN; UPDATE accounts SET balance = balance + @delta WHERE id = @account", new { delta, account });
+                await pg.ExecuteAsync(Record, new { key = gtid + "/0" });
+                await pg.ExecuteAsync($"PREPARE TRANSACTION '{gtid}/0'");
+            }
+        }
+
+        // Unpooled, so that closing ends the session and detaches the prepared branch.
+        await using (var my = new global::MySql.Data.MySqlClient.MySqlConnection(servers.MyAdminConnectionString(_rig.MyDatabase)))
+        {
+            await my.OpenAsync();
+            await my.ExecuteAsync("UPDATE accounts SET balance = balance + 20 WHERE id = 21; " + Record, new { key = b + "/1" }); // autocommit
+            await my.ExecuteAsync($"XA START '{c}','1'; UPDATE accounts SET balance = balance + 5 WHERE id = 22; "
+                + Record.Replace("@key", $"'{c}/1'", StringComparison.Ordinal) + $"; XA END '{c}','1'; XA PREPARE '{c}','1'");
+        }
+
+        var report = await _rig.Catalog().RecoverTransactionsAsync();
+        Assert.True(report.IsComplete, string.Join("; ", report.Problems));
+        var rolledBack = Assert.Single(report.Actions, x => x.TransactionId == a);
+        Assert.Equal(RecoveryActionKind.RolledBack, rolledBack.Action);
+        Assert.Contains("only 1 of its 2 participants", rolledBack.Detail);
+        var completed = Assert.Single(report.Actions, x => x.TransactionId == b);
+        Assert.Equal(RecoveryActionKind.Committed, completed.Action);
+        Assert.Contains("'billing' has committed", completed.Detail);
+        Assert.Equal(2, report.Actions.Count(x => x.TransactionId == c && x.Action == RecoveryActionKind.Committed));
+
+        Assert.Equal((100L, 100L), (await _rig.BalanceAsync("orders", 20), await _rig.BalanceAsync("billing", 20)));
+        Assert.Equal((80L, 120L), (await _rig.BalanceAsync("orders", 21), await _rig.BalanceAsync("billing", 21)));
+        Assert.Equal((95L, 105L), (await _rig.BalanceAsync("orders", 22), await _rig.BalanceAsync("billing", 22)));
+        Assert.Empty(await _rig.PreparedAsync(".dead00."));
+
+        // The next pass finds them complete everywhere and forgets their four commit records (A's went with its rollback).
+        var again = await _rig.Catalog().RecoverTransactionsAsync();
+        Assert.DoesNotContain(again.Actions, x => x.TransactionId is var id && (id == a || id == b || id == c));
+        Assert.Equal(4, again.ForgottenDecisions);
     }
 
     [Fact]
@@ -327,8 +405,9 @@ public sealed class DistributedTransactionTests(DatabaseServers servers) : IAsyn
 
         try
         {
+            // Both branches were prepared, and each holds the commit record: committed.
             var report = await _rig.Catalog().RecoverTransactionsAsync();
-            Assert.All(report.Actions.Where(a => a.TransactionId == tx.Id), a => Assert.Equal(RecoveryActionKind.RolledBack, a.Action));
+            Assert.All(report.Actions.Where(a => a.TransactionId == tx.Id), a => Assert.Equal(RecoveryActionKind.Committed, a.Action));
             Assert.Equal(2, report.Actions.Count(a => a.TransactionId == tx.Id));
             foreach (var foreign in new[] { foreignPg, otherCoordinator, foreignXa })
             {
@@ -386,14 +465,18 @@ public sealed class DistributedTransactionTests(DatabaseServers servers) : IAsyn
     {
         DistributedTransaction? tx = null;
         SwitchboardCatalog? catalog = null;
-        catalog = _rig.Catalog(o => o.FaultHandler = (p, _) =>
+        catalog = _rig.Catalog(o =>
         {
-            if (p == FaultPoint.BeforeDecision)
+            o.DecisionsInParticipants = false; // the race exists where the decision is a log write
+            o.FaultHandler = (p, _) =>
             {
-                // Recovery got there first: it recorded the presumed abort of these prepared branches.
-                var log = catalog!.Transactions.GetWritableLogAsync(Internal.IOBehavior.Synchronous, default).AsTask().GetAwaiter().GetResult();
-                Assert.Equal('A', log.RecordAsync(tx!.Id, 'A', "[]", Internal.IOBehavior.Synchronous).AsTask().GetAwaiter().GetResult());
-            }
+                if (p == FaultPoint.BeforeDecision)
+                {
+                    // Recovery got there first: it recorded the presumed abort of these prepared branches.
+                    var log = catalog!.Transactions.GetWritableLogAsync(Internal.IOBehavior.Synchronous, default).AsTask().GetAwaiter().GetResult();
+                    Assert.Equal('A', log.RecordAsync(tx!.Id, 'A', "[]", Internal.IOBehavior.Synchronous).AsTask().GetAwaiter().GetResult());
+                }
+            };
         });
         tx = await catalog.BeginDistributedAsync("orders", "billing");
         await TwoPhaseRig.TransferAsync(tx, "orders", "billing", 60, async: true);
@@ -404,8 +487,10 @@ public sealed class DistributedTransactionTests(DatabaseServers servers) : IAsyn
         Assert.Empty(await _rig.PreparedAsync(TwoPhaseRig.LogIdOf(tx.Id)));
     }
 
-    [Fact]
-    public async Task Concurrent_transfers_keep_the_money_total_and_share_log_flushes()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Concurrent_transfers_keep_the_money_total_and_share_log_flushes(bool decisionsInParticipants)
     {
         // Sixteen clients, each on accounts of its own: no client waits for another's locks, so decisions arrive together.
         foreach (var database in new[] { "orders", "billing" })
@@ -415,7 +500,7 @@ public sealed class DistributedTransactionTests(DatabaseServers servers) : IAsyn
             await setup.CommitAsync();
         }
 
-        var catalog = _rig.Catalog();
+        var catalog = _rig.Catalog(o => o.DecisionsInParticipants = decisionsInParticipants);
         var names = new[] { "orders", "billing" };
         var flushesBefore = (await catalog.Transactions.GetWritableLogAsync(Internal.IOBehavior.Asynchronous, default)).Flushes;
         await Task.WhenAll(Enumerable.Range(1, 16).Select(async account =>
@@ -439,8 +524,17 @@ public sealed class DistributedTransactionTests(DatabaseServers servers) : IAsyn
                 + await billing.ExecuteScalarAsync<long>("SELECT SUM(balance) FROM accounts"));
         }
 
-        Assert.True(log.Decisions >= 128, $"{log.Decisions} decisions");
-        Assert.True(log.Flushes - flushesBefore < log.Decisions, $"{log.Flushes - flushesBefore} flushes for {log.Decisions} decisions: no group commit");
+        if (!decisionsInParticipants)
+        {
+            Assert.True(log.Decisions >= 128, $"{log.Decisions} decisions");
+            Assert.True(log.Flushes - flushesBefore < log.Decisions, $"{log.Flushes - flushesBefore} flushes for {log.Decisions} decisions: no group commit");
+            return;
+        }
+
+        // No durable write of the coordinator's own: each decision went into the branches, and their commit records are
+        // forgotten in bulk once every branch has committed.
+        Assert.Equal(0, log.Decisions);
+        Assert.True(await TwoPhaseRig.EventuallyAsync(async () => await _rig.CommitRecordsAsync() == (0, 0)), "commit records left behind");
     }
 
     [Fact]
@@ -522,6 +616,7 @@ public sealed class DistributedTransactionTests(DatabaseServers servers) : IAsyn
         {
             o.LogFolder = null;
             o.LogDatabase = "coordination";
+            o.DecisionsInParticipants = false; // so that the decision is in that log
         }
 
         var catalog = _rig.Catalog(o =>

@@ -118,6 +118,25 @@ public sealed class TwoPhaseRig : IAsyncDisposable
         return result;
     }
 
+    /// <summary>Rows in the participants' own decision tables (commit records of branches), 0 where the table does not exist.</summary>
+    public async Task<(long Orders, long Billing)> CommitRecordsAsync()
+    {
+        async Task<long> CountAsync(string database)
+        {
+            await using var connection = await Observer.GetEngine(database).OpenConnectionAsync();
+            try
+            {
+                return await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM switchboard_tx_decision");
+            }
+            catch (System.Data.Common.DbException)
+            {
+                return 0; // never created
+            }
+        }
+
+        return (await CountAsync("orders"), await CountAsync("billing"));
+    }
+
     /// <summary>The log id part of a transaction id: every branch of this coordinator's log carries it.</summary>
     public static string LogIdOf(string transactionId) =>
         GlobalTransactionId.TryParse(transactionId, out var id) ? "." + id.LogId + "." : throw new ArgumentException(transactionId);
