@@ -666,6 +666,24 @@ public sealed class DistributedTransactionTests(DatabaseServers servers) : IAsyn
     }
 
     [Fact]
+    public async Task Beyond_the_limit_of_background_completions_a_commit_completes_phase_two_itself()
+    {
+        // No slot at all: CompleteInBackground changes nothing, so a fast caller cannot pile up prepared transactions.
+        var catalog = _rig.Catalog(o => o.MaxBackgroundCompletions = 0);
+        var options = DistributedTransactionOptions.Default with { CompleteInBackground = true };
+        for (var i = 0; i < 5; i++)
+        {
+            await using var tx = await catalog.BeginDistributedAsync(["orders", "billing"], options);
+            await TwoPhaseRig.TransferAsync(tx, "orders", "billing", 1, async: true);
+            await tx.CommitAsync();
+            Assert.Empty(await _rig.PreparedAsync(TwoPhaseRig.LogIdOf(tx.Id))); // at once, not eventually
+        }
+
+        Assert.Equal((95, 105, 100), await _rig.BalancesAsync(1));
+        Assert.Contains("MaxBackgroundCompletions", Assert.Throws<CatalogConfigurationException>(() => _rig.Catalog(o => o.MaxBackgroundCompletions = -1)).Message);
+    }
+
+    [Fact]
     public async Task An_unusable_log_folder_is_reported_before_any_work()
     {
         var notAFolder = Path.Combine(_rig.Folder, "a-file");
