@@ -15,16 +15,7 @@ internal static class ShardKeyParser
     {
         Description = "How to read keys: auto (whole number → integer, GUID → guid, else string), integer, string, guid or hex (bytes).",
         DefaultValueFactory = _ => "auto",
-        Validators = { r => Validate(r.GetValueOrDefault<string>(), r.AddError) },
     };
-
-    private static void Validate(string? value, Action<string> error)
-    {
-        if (value is not ("auto" or "integer" or "string" or "guid" or "hex"))
-        {
-            error($"--key-type must be auto, integer, string, guid or hex (not '{value}')");
-        }
-    }
 
     /// <summary>The key, or an error message naming the key and the kind asked for.</summary>
     public static (ShardKey Key, string? Error) Parse(string text, string kind)
@@ -50,10 +41,12 @@ internal static class ShardKeyParser
 
             case "string":
                 return (ShardKey.FromString(text), null);
-            default:
+            case "auto":
                 return long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) ? (ShardKey.FromInt64(n), null)
                     : Guid.TryParse(text, out var guid) ? (ShardKey.FromGuid(guid), null)
                     : (ShardKey.FromString(text), null);
+            default:
+                return (default, $"--key-type must be auto, integer, string, guid or hex (not '{kind}')");
         }
     }
 

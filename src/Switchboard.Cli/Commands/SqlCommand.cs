@@ -107,8 +107,9 @@ internal static class SqlCommand
                     where = $"shard {shard.DatabaseName} of shard map {map.Name} ({ShardKeyParser.KindName(shardKey)} key {shardKey})";
                     session = shard.OpenSession(intent);
                 }
-                else if (name.Split('/') is [var setName, var tenantId])
+                else if (name.IndexOf('/', StringComparison.Ordinal) is var slash and > 0)
                 {
+                    var (setName, tenantId) = (name[..slash], name[(slash + 1)..]);
                     var tenant = catalog.Tenants(setName).ForTenant(tenantId);
 
                     // A SQLite tenant's file would be created by opening it: a typo must not make an empty tenant.
