@@ -29,7 +29,8 @@ public sealed class CliContext(IAnsiConsole console, TextWriter stdout, TextWrit
     public string ConfigurationSource { get; private set; } = "";
 
     /// <summary>
-    /// Loads the catalog: --config FILE, else ./switchboard.json, else the embedded default (SQLite files in ./.switchboard,
+    /// Loads the catalog with its shard maps and tenant sets (the <c>Databases</c>, <c>Shards</c> and <c>Tenants</c>
+    /// sections): --config FILE, else ./switchboard.json, else the embedded default (SQLite files in ./.switchboard,
     /// created on first run). Environment variables prefixed SWITCHBOARD_ override the file
     /// (SWITCHBOARD_Databases__orders__Url). Returns null after printing every problem when the configuration is invalid.
     /// </summary>
@@ -72,8 +73,11 @@ public sealed class CliContext(IAnsiConsole console, TextWriter stdout, TextWrit
             return null;
         }
 
+        // The sections the library reads: databases, and the shard maps and tenant sets built on them.
         var section = configuration.GetSection("Databases");
-        if (!section.GetChildren().Any())
+        var shards = configuration.GetSection("Shards");
+        var tenants = configuration.GetSection("Tenants");
+        if (!section.GetChildren().Any() && !tenants.GetChildren().Any())
         {
             Error.WriteLine($"error: {ConfigurationSource} has no \"Databases\" section (shape: {{ \"Databases\": {{ \"orders\": {{ \"Url\": \"postgresql://…\" }} }} }})");
             return null;
@@ -81,7 +85,20 @@ public sealed class CliContext(IAnsiConsole console, TextWriter stdout, TextWrit
 
         try
         {
-            return SwitchboardCatalog.FromConfiguration(section, configure);
+            var catalog = SwitchboardCatalog.CreateBuilder();
+            configure?.Invoke(catalog);
+            catalog.AddConfiguration(section);
+            if (shards.GetChildren().Any())
+            {
+                catalog.AddShardConfiguration(shards);
+            }
+
+            if (tenants.GetChildren().Any())
+            {
+                catalog.AddTenantConfiguration(tenants);
+            }
+
+            return catalog.Build();
         }
         catch (CatalogConfigurationException e)
         {

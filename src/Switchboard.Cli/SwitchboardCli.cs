@@ -30,7 +30,7 @@ public static class SwitchboardCli
         }
 
         var context = new CliContext(console, stdout, stderr, workingDirectory ?? Directory.GetCurrentDirectory());
-        var root = new RootCommand("Switchboard: check, query, inspect and recover the databases of an application.");
+        var root = new RootCommand("Switchboard: check, query, inspect and recover the databases of an application, its shard maps and tenant databases.");
         root.Options.Add(context.ConfigOption);
         foreach (var command in Commands(context))
         {
@@ -49,5 +49,7 @@ public static class SwitchboardCli
         SchemaCommand.Create(context),
         DiffCommand.Create(context),
         RecoverCommand.Create(context),
+        ShardsCommand.Create(context),
+        TenantsCommand.Create(context),
     ];
 }

@@ -11,7 +11,7 @@ internal static class CheckCommand
     public static Command Create(CliContext context)
     {
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
-        var command = new Command("check", "Connect to every configured database and report version, latency and pool; for a replicated database, each host's role, lag and circuit breaker.") { json };
+        var command = new Command("check", "Connect to every configured database and report version, latency and pool; for a replicated database, each host's role, lag and circuit breaker; then the shard maps (which shards are reachable) and tenant sets.") { json };
         command.SetAction(async (parse, cancellationToken) =>
         {
             await using var catalog = context.LoadCatalog(parse);
@@ -86,12 +86,42 @@ internal static class CheckCommand
 
                     context.Console.Write(hosts);
                 }
+                WriteShardMaps(context, catalog, results);
+                if (catalog.TenantSetNames.Count > 0)
+                {
+                    context.Console.Write(TenantsCommand.Table(catalog.TenantSetNames.Select(catalog.Tenants)));
+                }
+
                 context.Console.MarkupLine($"[grey]{Markup.Escape(context.ConfigurationSource)}[/]");
             }
 
             return results.All(r => r.Ok) ? SwitchboardCli.Ok : SwitchboardCli.Failed;
         });
         return command;
+    }
+
+    /// <summary>One row per shard map: its shards in order, and which of them the check above could reach.</summary>
+    private static void WriteShardMaps(CliContext context, SwitchboardCatalog catalog, IReadOnlyList<DatabaseCheckResult> results)
+    {
+        if (catalog.ShardMapNames.Count == 0)
+        {
+            return;
+        }
+
+        var ok = results.ToDictionary(r => r.Name, r => r.Ok, StringComparer.OrdinalIgnoreCase);
+        var table = new Table().Border(TableBorder.Rounded).AddColumns("Shard map", "Strategy", "Shards", "Reachable", "Status");
+        foreach (var map in catalog.ShardMapNames.Select(catalog.Shards))
+        {
+            var down = map.Shards.Where(s => !ok.GetValueOrDefault(s.DatabaseName)).Select(s => s.DatabaseName).ToList();
+            table.AddRow(
+                Markup.Escape(map.Name),
+                map.Strategy.ToString().ToLowerInvariant(),
+                Markup.Escape(string.Join(", ", map.Shards.Select(s => s.DatabaseName))),
+                $"{map.Shards.Count - down.Count}/{map.Shards.Count}",
+                down.Count == 0 ? "[green]OK[/]" : "[red]ERROR[/] unreachable: " + Markup.Escape(string.Join(", ", down)));
+        }
+
+        context.Console.Write(table);
     }
 
     private static string Milliseconds(TimeSpan value) => value.TotalMilliseconds.ToString("0.0", CultureInfo.InvariantCulture) + " ms";

@@ -34,6 +34,7 @@ public sealed partial class TenantSet
     private long _created;
     private long _evicted;
     private bool _disposed;
+    private string? _target;
 
     internal TenantSet(SwitchboardCatalog catalog, TenantSetSettings settings, ConnectionLimiter limiter,
         Func<string, DatabaseOptions, List<ConfigurationProblem>, DatabaseDefinition?> define)
@@ -54,6 +55,21 @@ public sealed partial class TenantSet
     }
 
     public string Name => _settings.Name;
+
+    /// <summary>
+    /// Where the tenants' databases are, without credentials: the URL template's target with <c>{tenant}</c> left in
+    /// (<c>127.0.0.1:5432/tenant_{tenant}</c>), or the directory table (<c>table tenants in database 'control'</c>).
+    /// </summary>
+    public string Target => _target ??= DescribeTarget();
+
+    /// <summary>The dialect of a URL template set (<c>postgresql</c>, <c>sqlite</c>…); null when a directory table gives each tenant's URL.</summary>
+    public string? DialectName => _settings.UrlTemplate is null ? null : Sample().Dialect.Name;
+
+    /// <summary>What <see cref="CreateAsync"/> copies (<see cref="TenantSetOptions.Template"/>), or null.</summary>
+    public string? Template => _settings.Template;
+
+    /// <summary>The connection limit group this set shares its cap with, or null when the cap is its own.</summary>
+    public string? ConnectionLimitGroup => string.Equals(_limiter.Name, Name, StringComparison.OrdinalIgnoreCase) ? null : _limiter.Name;
 
     /// <summary>The cap on open connections this set counts against (shared with its <see cref="TenantSetOptions.ConnectionLimitGroup"/>).</summary>
     public int MaxOpenConnections => _limiter.Limit;
@@ -194,6 +210,17 @@ public sealed partial class TenantSet
     }
 
     public override string ToString() => $"TenantSet({Name})";
+
+    // A tenant id no real tenant is likely to have, replaced back by the placeholder when describing the template.
+    private const string SampleTenant = "tenant-placeholder-7f3a";
+
+    private DatabaseDefinition Sample() =>
+        _define(Name + "/" + SampleTenant, _settings.DatabaseOptionsFor(_settings.UrlTemplate!.Replace(TenantSetSettings.Placeholder, SampleTenant, StringComparison.Ordinal)), [])
+        ?? throw new InvalidOperationException($"The URL template of tenant set '{Name}' does not validate."); // validated at build: cannot happen
+
+    private string DescribeTarget() => _settings.Directory is { } d
+        ? $"table {d.Table} in database '{d.Database}'"
+        : Sample().Target.Replace(SampleTenant, TenantSetSettings.Placeholder, StringComparison.Ordinal);
 
     private DatabaseCreation Creation => new(_settings.Template, _settings.MaintenanceDatabase);
 

@@ -17,6 +17,7 @@ public static class DistributedTransactionExtensions
         DistributedTransactionOptions? options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(catalog);
+        RefuseTenantDatabases(catalog, databases);
         return DistributedTransaction.BeginAsync(catalog, databases, options ?? DistributedTransactionOptions.Default, IOBehavior.Asynchronous, cancellationToken)
             .AsTask();
     }
@@ -29,6 +30,7 @@ public static class DistributedTransactionExtensions
     public static DistributedTransaction BeginDistributed(this SwitchboardCatalog catalog, IReadOnlyList<string> databases, DistributedTransactionOptions? options)
     {
         ArgumentNullException.ThrowIfNull(catalog);
+        RefuseTenantDatabases(catalog, databases);
         return DistributedTransaction.BeginAsync(catalog, databases, options ?? DistributedTransactionOptions.Default, IOBehavior.Synchronous, CancellationToken.None)
             .GetCompletedResult();
     }
@@ -50,5 +52,28 @@ public static class DistributedTransactionExtensions
     {
         ArgumentNullException.ThrowIfNull(catalog);
         return catalog.Transactions.RecoverAsync(options ?? new RecoveryOptions(), IOBehavior.Synchronous, CancellationToken.None).GetCompletedResult();
+    }
+
+    /// <summary>
+    /// A tenant's database (<c>set/tenant</c>) cannot be a participant: recovery settles prepared branches only on the
+    /// catalog's configured databases, so a tenant's branch left prepared by a crash would hold its locks for ever. Say
+    /// so before any connection is opened, rather than "no database named".
+    /// </summary>
+    private static void RefuseTenantDatabases(SwitchboardCatalog catalog, IReadOnlyList<string>? databases)
+    {
+        if (databases is null || catalog.TenantSetNames.Count == 0)
+        {
+            return;
+        }
+
+        var tenants = databases.Where(d => d is not null && !catalog.Contains(d) && d.Split('/') is [var set, _]
+            && catalog.TenantSetNames.Contains(set, StringComparer.OrdinalIgnoreCase)).ToList();
+        if (tenants.Count > 0)
+        {
+            throw new TwoPhaseCommitUnavailableException([.. tenants.Select(t => new KeyValuePair<string, string>(t,
+                "is a tenant's database, and tenant databases cannot join a distributed transaction (recovery settles prepared branches only on "
+                + "the catalog's configured databases, so a tenant's could stay prepared and hold its locks). Write to one tenant per session, "
+                + "or configure the databases that must commit together as named databases"))]);
+        }
     }
 }

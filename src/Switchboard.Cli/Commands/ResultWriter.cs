@@ -1,0 +1,93 @@
+using System.Globalization;
+using System.Text.Json;
+using Spectre.Console;
+
+namespace Switchboard.Cli.Commands;
+
+/// <summary>How <c>sql</c> prints a result: a table, JSON (an array of objects) or CSV. One writer for every kind of target.</summary>
+internal enum ResultFormat
+{
+    Table,
+    Json,
+    Csv,
+}
+
+internal static class ResultWriter
+{
+    public static async Task WriteAsync(CliContext context, ResultFormat format, IReadOnlyList<string> columns, IReadOnlyList<object?[]> rows, int affected)
+    {
+        switch (format)
+        {
+            case ResultFormat.Json:
+                await WriteJsonAsync(context.Out, columns, rows).ConfigureAwait(false);
+                break;
+            case ResultFormat.Csv:
+                await WriteCsvAsync(context.Out, columns, rows).ConfigureAwait(false);
+                break;
+            default:
+                if (columns.Count == 0)
+                {
+                    context.Console.MarkupLine($"{affected} row{(affected == 1 ? "" : "s")} affected");
+                    break;
+                }
+
+                var table = new Table().Border(TableBorder.Rounded);
+                foreach (var c in columns)
+                {
+                    table.AddColumn(Markup.Escape(c));
+                }
+
+                foreach (var row in rows)
+                {
+                    table.AddRow(row.Select(v => v is null ? "[grey]NULL[/]" : Markup.Escape(Format(v))).ToArray());
+                }
+
+                context.Console.Write(table);
+                context.Console.MarkupLine($"[grey]{rows.Count} row{(rows.Count == 1 ? "" : "s")}[/]");
+                break;
+        }
+    }
+
+    internal static string Format(object value) => value switch
+    {
+        byte[] bytes => "0x" + Convert.ToHexString(bytes),
+        DateTime d => d.ToString("O", CultureInfo.InvariantCulture),
+        DateTimeOffset d => d.ToString("O", CultureInfo.InvariantCulture),
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "",
+    };
+
+    private static async Task WriteJsonAsync(TextWriter output, IReadOnlyList<string> columns, IReadOnlyList<object?[]> rows)
+    {
+        var objects = rows.Select(r =>
+        {
+            var o = new Dictionary<string, object?>();
+            for (var i = 0; i < columns.Count; i++)
+            {
+                o[columns[i]] = r[i] switch
+                {
+                    null => null,
+                    byte[] b => Convert.ToBase64String(b),
+                    bool or string or int or long or short or byte or decimal or double or float => r[i],
+                    var v => Format(v),
+                };
+            }
+
+            return o;
+        });
+        await output.WriteLineAsync(JsonSerializer.Serialize(objects, CliJson.Options)).ConfigureAwait(false);
+    }
+
+    private static async Task WriteCsvAsync(TextWriter output, IReadOnlyList<string> columns, IReadOnlyList<object?[]> rows)
+    {
+        await output.WriteLineAsync(string.Join(',', columns.Select(Quote))).ConfigureAwait(false);
+        foreach (var row in rows)
+        {
+            await output.WriteLineAsync(string.Join(',', row.Select(v => v is null ? "" : Quote(Format(v))))).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>RFC 4180: quote a field holding a comma, quote or line break, doubling inner quotes.</summary>
+    private static string Quote(string field) =>
+        field.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + field.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : field;
+}
