@@ -219,7 +219,9 @@ public static class TwoPhaseInterleaved
 {
     public static async Task RunAsync(string[] args)
     {
+        // two-phase-interleaved [ROUNDS [CLIENTS,...]]
         var rounds = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 15;
+        var clientCounts = args.Length > 1 ? args[1].Split(',').Select(c => int.Parse(c, System.Globalization.CultureInfo.InvariantCulture)).ToArray() : [1, 16];
         var bench = new TwoPhaseBenchmarks();
         bench.Setup();
         try
@@ -232,20 +234,23 @@ public static class TwoPhaseInterleaved
                 ("SwitchboardInBackground", bench.SwitchboardInBackground),
                 ("Sequential", bench.Sequential),
             ];
-            foreach (var clients in new[] { 1, 16 })
+            foreach (var clients in clientCounts)
             {
                 bench.Clients = clients;
                 var samples = variants.ToDictionary(v => v.Name, _ => new List<double>());
+                var cpu = variants.ToDictionary(v => v.Name, _ => new List<double>());
                 for (var round = -2; round < rounds; round++)
                 {
                     // Rounds -2 and -1 warm up; the order changes every round.
                     foreach (var (name, run) in variants.OrderBy(_ => Random.Shared.Next()))
                     {
                         var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                        var cpuBefore = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
                         await run();
                         if (round >= 0)
                         {
                             samples[name].Add(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMicroseconds / 64);
+                            cpu[name].Add((System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMicroseconds / 64);
                         }
                     }
                 }
@@ -255,7 +260,8 @@ public static class TwoPhaseInterleaved
                 foreach (var (name, _) in variants)
                 {
                     var median = Median(samples[name]);
-                    Console.WriteLine($"  {name,-24} {median,10:0} us/transaction   {median / baseline,5:0.00}x hand-written   {1_000_000 / median,8:0} tx/s");
+                    Console.WriteLine($"  {name,-24} {median,10:0} us/transaction   {median / baseline,5:0.00}x hand-written   {1_000_000 / median,8:0} tx/s   "
+                        + $"client CPU {Median(cpu[name]),6:0} us/transaction");
                 }
             }
         }

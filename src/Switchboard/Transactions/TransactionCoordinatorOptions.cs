@@ -61,9 +61,9 @@ public sealed class TransactionCoordinatorOptions
     /// <summary>
     /// The most transactions whose phase two may run in the background at once (with
     /// <see cref="DistributedTransactionOptions.CompleteInBackground"/>); beyond it a commit completes phase two itself, so
-    /// a fast caller cannot pile up prepared transactions faster than the servers commit them. Default 64.
+    /// a fast caller cannot pile up prepared transactions faster than the servers commit them. Default 16.
     /// </summary>
-    public int MaxBackgroundCompletions { get; set; } = 64;
+    public int MaxBackgroundCompletions { get; set; } = 16;
 
     /// <summary>Test hook: called at each named point of the protocol (the crash harness dies there).</summary>
     internal FaultHandler? FaultHandler { get; set; }
