@@ -5,8 +5,9 @@ using Microsoft.EntityFrameworkCore.Infrastructure;
 namespace Switchboard.EntityFrameworkCore;
 
 /// <summary>
-/// One EF Core context pool per intent, each built once, on first use, from the engine chosen for that intent. The
-/// provider gets the engine's own data source, so contexts share the driver's pool with Switchboard sessions and cost
+/// One EF Core context pool per intent, each built once, on first use. The provider gets the engine's own data source for
+/// that intent (<see cref="SwitchboardDbTarget.DataSource"/>: on a replicated database, read-only contexts' connections go
+/// to replicas and read-write ones to the primary), so contexts share the driver's pools with Switchboard sessions and cost
 /// no more than a context configured on the driver directly.
 /// </summary>
 internal sealed class SwitchboardDbContextFactory<TContext>(SwitchboardCatalog catalog, string database, SwitchboardDbContextOptions options,
@@ -26,7 +27,7 @@ internal sealed class SwitchboardDbContextFactory<TContext>(SwitchboardCatalog c
     private static PooledDbContextFactory<TContext> CreatePool(SwitchboardCatalog catalog, string database, SessionIntent intent,
         SwitchboardDbContextOptions options, IServiceProvider services)
     {
-        var target = new SwitchboardDbTarget(catalog.GetDefinition(database).Name, intent, ResolveEngine(catalog, database, intent));
+        var target = new SwitchboardDbTarget(catalog.GetDefinition(database).Name, intent, catalog.GetEngine(database));
         var builder = new DbContextOptionsBuilder<TContext>().UseApplicationServiceProvider(services);
         if (options.UseProvider is { } useProvider)
         {
@@ -44,16 +45,6 @@ internal sealed class SwitchboardDbContextFactory<TContext>(SwitchboardCatalog c
 
         options.ConfigureContext?.Invoke(builder, target);
         return new PooledDbContextFactory<TContext>(builder.Options, options.PoolSize);
-    }
-
-    /// <summary>
-    /// The engine that serves an intent. Today every intent gets the database's engine (its primary); this is where replica
-    /// routing plugs in, returning an engine tied to a replica for <see cref="SessionIntent.ReadOnly"/>.
-    /// </summary>
-    private static DatabaseEngine ResolveEngine(SwitchboardCatalog catalog, string database, SessionIntent intent)
-    {
-        _ = intent;
-        return catalog.GetEngine(database);
     }
 
     private static void UseBuiltInProvider(DbContextOptionsBuilder builder, SwitchboardDbTarget target)
