@@ -19,10 +19,31 @@ internal sealed class SwitchboardDbContextFactory<TContext>(SwitchboardCatalog c
 
     public string Database => database;
 
-    public TContext CreateDbContext() => _readWrite.Value.CreateDbContext();
+    public TContext CreateDbContext() => CreateDbContext(SessionIntent.ReadWrite);
 
-    public TContext CreateDbContext(SessionIntent intent) =>
-        (intent == SessionIntent.ReadOnly ? _readOnly : _readWrite).Value.CreateDbContext();
+    public TContext CreateDbContext(SessionIntent intent)
+    {
+        var context = (intent == SessionIntent.ReadOnly ? _readOnly : _readWrite).Value.CreateDbContext();
+        var engine = catalog.GetEngine(database);
+        if (engine.IsReplicated)
+        {
+            // A pooled context keeps its connection object from one lease to the next, and that object belongs to the host
+            // chosen when it was created. A fresh one per lease makes each context choose again: another replica for reads,
+            // the current primary (after a failover) for writes.
+            var source = intent == SessionIntent.ReadOnly ? engine.ReadOnlyDataSource : engine.DataSource;
+            try
+            {
+                context.Database.SetDbConnection(source.CreateConnection(), contextOwnsConnection: true);
+            }
+            catch
+            {
+                context.Dispose();
+                throw;
+            }
+        }
+
+        return context;
+    }
 
     private static PooledDbContextFactory<TContext> CreatePool(SwitchboardCatalog catalog, string database, SessionIntent intent,
         SwitchboardDbContextOptions options, IServiceProvider services)
