@@ -236,15 +236,20 @@ public sealed class ReplicaIntegrationTests(PgReplicaClusterFixture fixture)
             ["Databases:orders:Routing:FallbackToPrimary"] = "false",
         });
         await using var lenient = await StartAppAsync(database, settings: new() { ["Databases:orders:Routing:MaxReplicaLag"] = "1ms" });
+        var engine = lenient.Services.GetRequiredService<SwitchboardCatalog>().GetEngine("orders");
+        var strictEngine = strict.Services.GetRequiredService<SwitchboardCatalog>().GetEngine("orders");
+
+        // The monitors must have sampled the primary's position before the replicas stop replaying: lag is measured from
+        // the first sample past a replica's position, and a position older than every sample has no known lag.
+        await engine.RefreshTopologyAsync();
+        await strictEngine.RefreshTopologyAsync();
         await _cluster.PauseReplayAsync(1);
         await _cluster.PauseReplayAsync(2);
         try
         {
-            await _cluster.ExecuteAsync(0, "INSERT INTO ticks VALUES (1)", database);
-            var engine = lenient.Services.GetRequiredService<SwitchboardCatalog>().GetEngine("orders");
-            var strictEngine = strict.Services.GetRequiredService<SwitchboardCatalog>().GetEngine("orders");
             await Wait.UntilAsync(async () =>
             {
+                await _cluster.ExecuteAsync(0, "INSERT INTO ticks VALUES (1)", database);
                 await engine.RefreshTopologyAsync();
                 await strictEngine.RefreshTopologyAsync();
                 return engine.GetHostStatuses().Skip(1).All(h => h.Lag > TimeSpan.FromMilliseconds(20))
