@@ -16,6 +16,9 @@ public sealed class Order
     public decimal Total { get; set; }
 
     public DateTime CreatedAt { get; set; }
+
+    /// <summary>Set by <c>POST /orders/{id}/pay</c>, in the same distributed transaction as its ledger line in "legacy".</summary>
+    public DateTime? PaidAt { get; set; }
 }
 
 /// <summary>The EF Core model of the "orders" database; the same table is written with Dapper through sessions.</summary>
@@ -35,6 +38,7 @@ public sealed class OrdersDb(DbContextOptions<OrdersDb> options) : DbContext(opt
             order.Property(o => o.Quantity).HasColumnName("quantity");
             order.Property(o => o.Total).HasColumnName("total").HasPrecision(12, 2);
             order.Property(o => o.CreatedAt).HasColumnName("created_at");
+            order.Property(o => o.PaidAt).HasColumnName("paid_at");
         });
     }
 }

@@ -10,7 +10,7 @@ namespace Switchboard.Sample.WebApi;
 /// The sample: "orders" (PostgreSQL, or SQLite by default) through EF Core and Dapper, the "legacy" catalogue (MariaDB,
 /// or SQLite) through Dapper, and an "audit" log (SQLite). Built here rather than in Program.cs so tests can host it.
 /// </summary>
-public static class SampleApp
+public static partial class SampleApp
 {
     public static WebApplication Create(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
@@ -80,14 +80,85 @@ public static class SampleApp
             return Results.Created($"/orders/{id}", new { id, total });
         }).WithUnitOfWork();
 
-        // TODO(distributed transactions): paying an order marks it paid in "orders" and books it in the "legacy" ledger,
-        // atomically across the two databases. That needs the two-phase commit (databases.BeginDistributedAsync("orders",
-        // "legacy")), which is being built separately; until it lands this endpoint says so instead of faking atomicity
-        // with two independent commits.
-        app.MapPost("/orders/{id:long}/pay", (long id) => Results.Problem(
-            statusCode: StatusCodes.Status501NotImplemented,
-            title: "Not available yet",
-            detail: $"Paying order {id} writes to 'orders' and 'legacy' in one atomic transaction, which needs distributed transactions (two-phase commit); not implemented yet."));
+        app.MapPost("/orders/{id:long}/pay", PayAsync);
+    }
+
+    /// <summary>
+    /// Pays an order: marks it paid in "orders" and books a ledger line in "legacy", in one distributed transaction. On
+    /// PostgreSQL + MariaDB that is a two-phase commit (both or neither, even across a crash). When at most one of the two
+    /// cannot prepare (SQLite) it joins as the last resource, still all or nothing. When neither can (the all-SQLite
+    /// default) there is no atomic protocol: the sample then commits best-effort, one database after the other, and says
+    /// so in the response ("protocol": "best-effort") rather than pretend.
+    /// </summary>
+    private static async Task<IResult> PayAsync(long id, SwitchboardCatalog databases, ILoggerFactory loggers, CancellationToken cancel)
+    {
+        string[] participants = ["orders", "legacy"];
+        var protocol = participants.Count(p => !databases.GetDefinition(p).CanPrepare) <= 1
+            ? DistributedTransactionOptions.Default
+            : DistributedTransactionOptions.BestEffort;
+        DistributedTransaction tx;
+        try
+        {
+            tx = await databases.BeginDistributedAsync(participants, protocol, cancel);
+        }
+        catch (TwoPhaseCommitUnavailableException e)
+        {
+            // A server not set up for two-phase commit (max_prepared_transactions = 0, no XA rights): refuse, change nothing.
+            return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Two-phase commit unavailable", detail: e.Message);
+        }
+
+        await using (tx)
+        {
+            var orders = tx.Session("orders");
+            var paidAt = DateTime.UtcNow;
+            // SQLite keeps EF Core's decimals as text, the servers as numbers: convert whatever comes back.
+            var total = await orders.ExecuteScalarAsync<object?>("SELECT total FROM orders WHERE id = @id", new { id }, cancel);
+            if (total is null or DBNull)
+            {
+                return Results.NotFound(new { error = $"no order {id}" });
+            }
+
+            if (await orders.ExecuteAsync("UPDATE orders SET paid_at = @paidAt WHERE id = @id AND paid_at IS NULL", new { id, paidAt }, cancel) == 0)
+            {
+                return Results.Conflict(new { error = $"order {id} is already paid" });
+            }
+
+            var amountCents = (long)Math.Round(Convert.ToDecimal(total, CultureInfo.InvariantCulture) * 100m);
+            var line = Guid.NewGuid().ToString();
+            try
+            {
+                await tx.Session("legacy").ExecuteAsync(
+                    "INSERT INTO ledger (id, order_id, amount_cents, booked_at) VALUES (@line, @id, @amountCents, @at)",
+                    new { line, id, amountCents, at = paidAt.ToString("O", CultureInfo.InvariantCulture) }, cancel);
+            }
+            catch (DatabaseCommandException e) when (e.Kind == DatabaseErrorKind.UniqueViolation)
+            {
+                // Disposing the transaction rolls back both databases: the order stays unpaid.
+                return Results.Conflict(new { error = $"the ledger already has a line for order {id}; nothing was changed" });
+            }
+
+            try
+            {
+                await tx.CommitAsync(cancel);
+            }
+            catch (DistributedTransactionException e)
+            {
+                LogPaymentFailed(loggers.CreateLogger("Switchboard.Sample.Payments"), e, id, e.Outcome);
+                return Results.Problem(statusCode: StatusCodes.Status500InternalServerError, title: $"Payment {e.Outcome}", detail: e.Message,
+                    extensions: new Dictionary<string, object?> { ["outcome"] = e.Outcome.ToString(), ["transaction"] = e.TransactionId });
+            }
+
+            return Results.Ok(new
+            {
+                id,
+                paidAt,
+                ledgerLine = line,
+                amountCents,
+                protocol = protocol.Mode == DistributedTransactionMode.TwoPhaseCommit ? "two-phase-commit" : "best-effort",
+                transaction = tx.Id,
+                participants = tx.Results?.Select(r => new { r.Database, outcome = r.Outcome.ToString() }),
+            });
+        }
     }
 
     private static void MapCatalogue(WebApplication app)
@@ -120,4 +191,7 @@ public static class SampleApp
     private static void MapAudit(WebApplication app) =>
         app.MapGet("/audit", async ([FromKeyedServices("audit")] DatabaseSession audit, CancellationToken cancel) =>
             await audit.QueryAsync<AuditEntry>("SELECT id, at, action FROM audit_log ORDER BY at DESC LIMIT 50", cancellationToken: cancel));
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Paying order {OrderId} did not simply commit ({Outcome})")]
+    private static partial void LogPaymentFailed(ILogger logger, Exception exception, long orderId, DistributedOutcome outcome);
 }

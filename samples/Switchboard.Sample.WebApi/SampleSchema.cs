@@ -14,11 +14,30 @@ internal sealed class SampleSchema(SwitchboardCatalog databases, ISwitchboardDbC
             await db.Database.EnsureCreatedAsync(cancellationToken);
         }
 
+        // A data/orders.db from before payments existed has no paid_at column: add it.
+        await using (var session = databases.OpenSession("orders"))
+        {
+            try
+            {
+                await session.ExecuteAsync("SELECT paid_at FROM orders WHERE 1 = 0", cancellationToken: cancellationToken);
+            }
+            catch (DatabaseCommandException e) when (e.Kind is DatabaseErrorKind.UndefinedObject or DatabaseErrorKind.SyntaxError or DatabaseErrorKind.Other)
+            {
+                await session.RollbackAsync(cancellationToken);
+                await session.ExecuteAsync("ALTER TABLE orders ADD COLUMN paid_at TIMESTAMP NULL", cancellationToken: cancellationToken);
+                await session.CommitAsync(cancellationToken);
+            }
+        }
+
         // Plain SQL that SQLite, PostgreSQL and MariaDB all accept.
         await using (var legacy = databases.OpenSession("legacy"))
         {
             await legacy.ExecuteAsync(
                 "CREATE TABLE IF NOT EXISTS products (sku VARCHAR(32) PRIMARY KEY, name VARCHAR(200) NOT NULL, price_cents BIGINT NOT NULL)",
+                cancellationToken: cancellationToken);
+            // One ledger line per order, booked by POST /orders/{id}/pay together with the order's payment.
+            await legacy.ExecuteAsync(
+                "CREATE TABLE IF NOT EXISTS ledger (id VARCHAR(36) PRIMARY KEY, order_id BIGINT NOT NULL UNIQUE, amount_cents BIGINT NOT NULL, booked_at VARCHAR(40) NOT NULL)",
                 cancellationToken: cancellationToken);
             if (await legacy.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM products", cancellationToken: cancellationToken) == 0)
             {

@@ -5,8 +5,9 @@ using Microsoft.EntityFrameworkCore.Infrastructure;
 namespace Switchboard.EntityFrameworkCore;
 
 /// <summary>
-/// One EF Core context pool per intent, each built once, on first use, from the engine chosen for that intent. The
-/// provider gets the engine's own data source, so contexts share the driver's pool with Switchboard sessions and cost
+/// One EF Core context pool per intent, each built once, on first use. The provider gets the engine's own data source for
+/// that intent (<see cref="SwitchboardDbTarget.DataSource"/>: on a replicated database, read-only contexts' connections go
+/// to replicas and read-write ones to the primary), so contexts share the driver's pools with Switchboard sessions and cost
 /// no more than a context configured on the driver directly.
 /// </summary>
 internal sealed class SwitchboardDbContextFactory<TContext>(SwitchboardCatalog catalog, string database, SwitchboardDbContextOptions options,
@@ -18,15 +19,36 @@ internal sealed class SwitchboardDbContextFactory<TContext>(SwitchboardCatalog c
 
     public string Database => database;
 
-    public TContext CreateDbContext() => _readWrite.Value.CreateDbContext();
+    public TContext CreateDbContext() => CreateDbContext(SessionIntent.ReadWrite);
 
-    public TContext CreateDbContext(SessionIntent intent) =>
-        (intent == SessionIntent.ReadOnly ? _readOnly : _readWrite).Value.CreateDbContext();
+    public TContext CreateDbContext(SessionIntent intent)
+    {
+        var context = (intent == SessionIntent.ReadOnly ? _readOnly : _readWrite).Value.CreateDbContext();
+        var engine = catalog.GetEngine(database);
+        if (engine.IsReplicated)
+        {
+            // A pooled context keeps its connection object from one lease to the next, and that object belongs to the host
+            // chosen when it was created. A fresh one per lease makes each context choose again: another replica for reads,
+            // the current primary (after a failover) for writes.
+            var source = intent == SessionIntent.ReadOnly ? engine.ReadOnlyDataSource : engine.DataSource;
+            try
+            {
+                context.Database.SetDbConnection(source.CreateConnection(), contextOwnsConnection: true);
+            }
+            catch
+            {
+                context.Dispose();
+                throw;
+            }
+        }
+
+        return context;
+    }
 
     private static PooledDbContextFactory<TContext> CreatePool(SwitchboardCatalog catalog, string database, SessionIntent intent,
         SwitchboardDbContextOptions options, IServiceProvider services)
     {
-        var target = new SwitchboardDbTarget(catalog.GetDefinition(database).Name, intent, ResolveEngine(catalog, database, intent));
+        var target = new SwitchboardDbTarget(catalog.GetDefinition(database).Name, intent, catalog.GetEngine(database));
         var builder = new DbContextOptionsBuilder<TContext>().UseApplicationServiceProvider(services);
         if (options.UseProvider is { } useProvider)
         {
@@ -44,16 +66,6 @@ internal sealed class SwitchboardDbContextFactory<TContext>(SwitchboardCatalog c
 
         options.ConfigureContext?.Invoke(builder, target);
         return new PooledDbContextFactory<TContext>(builder.Options, options.PoolSize);
-    }
-
-    /// <summary>
-    /// The engine that serves an intent. Today every intent gets the database's engine (its primary); this is where replica
-    /// routing plugs in, returning an engine tied to a replica for <see cref="SessionIntent.ReadOnly"/>.
-    /// </summary>
-    private static DatabaseEngine ResolveEngine(SwitchboardCatalog catalog, string database, SessionIntent intent)
-    {
-        _ = intent;
-        return catalog.GetEngine(database);
     }
 
     private static void UseBuiltInProvider(DbContextOptionsBuilder builder, SwitchboardDbTarget target)

@@ -5,7 +5,7 @@ namespace Switchboard.EntityFrameworkCore;
 /// <summary>How <c>AddSwitchboardDbContext</c> builds the contexts of one type.</summary>
 public sealed class SwitchboardDbContextOptions
 {
-    /// <summary>Most contexts kept for reuse per intent (EF Core's context pooling). Default 1024.</summary>
+    /// <summary>Most contexts kept for reuse per intent (EF Core's context pooling; for tenant and shard contexts, per provider and intent). Default 1024.</summary>
     public int PoolSize { get; set; } = 1024;
 
     /// <summary>
@@ -16,4 +16,12 @@ public sealed class SwitchboardDbContextOptions
 
     /// <summary>Further options after the provider is configured (logging, interceptors, provider options).</summary>
     public Action<DbContextOptionsBuilder, SwitchboardDbTarget>? ConfigureContext { get; set; }
+
+    /// <summary>
+    /// For tenant and shard contexts (<c>AddSwitchboardTenantDbContext</c>, <c>AddSwitchboardShardDbContext</c>), whose one
+    /// pool per intent serves every tenant or shard: further options after the provider is configured. The provider is
+    /// chosen from the connection (PostgreSQL or SQLite); <see cref="UseProvider"/> and <see cref="ConfigureContext"/> do
+    /// not apply to them.
+    /// </summary>
+    public Action<DbContextOptionsBuilder, SessionIntent>? ConfigureSharedContext { get; set; }
 }

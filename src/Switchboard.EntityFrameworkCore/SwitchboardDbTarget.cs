@@ -23,11 +23,15 @@ public sealed class SwitchboardDbTarget
     /// <summary>What the contexts created for this target intend to do.</summary>
     public SessionIntent Intent { get; }
 
-    /// <summary>The engine serving this intent (today the database's only engine; a replica once routing exists).</summary>
+    /// <summary>The database's engine.</summary>
     public DatabaseEngine Engine { get; }
 
-    /// <summary>The driver's pooled data source of <see cref="Engine"/>, shared with Switchboard sessions.</summary>
-    public DbDataSource DataSource => Engine.DataSource;
+    /// <summary>
+    /// Where this intent's connections come from, pooled with Switchboard sessions: for <see cref="SessionIntent.ReadOnly"/>
+    /// <see cref="DatabaseEngine.ReadOnlyDataSource"/> (on a replicated database each connection goes to a replica the read
+    /// policy picks), otherwise <see cref="DatabaseEngine.DataSource"/> (the primary, following failover).
+    /// </summary>
+    public DbDataSource DataSource => Intent == SessionIntent.ReadOnly ? Engine.ReadOnlyDataSource : Engine.DataSource;
 
     public Dialect Dialect => Engine.Dialect;
 

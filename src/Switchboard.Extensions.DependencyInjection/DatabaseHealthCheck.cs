@@ -5,12 +5,14 @@ namespace Switchboard.Extensions.DependencyInjection;
 
 /// <summary>
 /// Pings one database through its engine (so the check also sees an exhausted pool) and reports latency, role and pool
-/// use. The description names the database and its target, never a credential.
+/// use. For a replicated database the ping is routed like a read-write session, so this check reports the primary (each
+/// host has a <see cref="HostHealthCheck"/> of its own). The description names the database and its target, never a credential.
 /// </summary>
 internal sealed class DatabaseHealthCheck(SwitchboardCatalog catalog, string database, SwitchboardHealthCheckOptions options) : IHealthCheck
 {
-    // Until replica routing lands every configured database is its own primary; replicas will add role "replica" and lag.
     public const string PrimaryRole = "primary";
+
+    public const string ReplicaRole = "replica";
 
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
@@ -39,9 +41,19 @@ internal sealed class DatabaseHealthCheck(SwitchboardCatalog catalog, string dat
                 data["server_version"] = version;
             }
 
+            var target = definition.Target;
+            if (engine.IsReplicated)
+            {
+                var hosts = engine.GetHostStatuses();
+                target = hosts.FirstOrDefault(h => h.IsPrimary)?.Target ?? target;
+                data["target"] = target;
+                data["hosts"] = hosts.Count;
+                data["replicas_reachable"] = hosts.Count(h => h.IsReachable && h.Role == HostRole.Replica);
+            }
+
             var status = options.DegradedLatency is { } slow && latency > slow ? HealthStatus.Degraded : HealthStatus.Healthy;
             var ms = latency.TotalMilliseconds.ToString("0.#", CultureInfo.InvariantCulture);
-            return new HealthCheckResult(status, $"{definition.Name} ({definition.Dialect.Name} at {definition.Target}): {PrimaryRole}, {ms} ms", data: data);
+            return new HealthCheckResult(status, $"{definition.Name} ({definition.Dialect.Name} at {target}): {PrimaryRole}, {ms} ms", data: data);
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {

@@ -36,9 +36,12 @@ public sealed class SwitchboardBuilder
     }
 
     /// <summary>
-    /// Adds one health check per database (named after it, tagged <c>switchboard</c>, its name, its dialect and its role),
-    /// which pings it and reports latency, role and pool use. Map them with <c>app.MapHealthChecks("/health")</c>, or select
-    /// some with a predicate on the tags.
+    /// Adds one health check per database (named after it, tagged <c>switchboard</c>, its name, its dialect and
+    /// <c>primary</c>), which pings it — its primary, for a replicated database — and reports latency, role and pool use.
+    /// A replicated database also gets one check per host, named <c>database/host:port</c> and tagged <c>host</c> and the
+    /// role the configuration gives it (<c>replica</c> for a <c>Replicas</c> entry, else <c>primary</c>), which pings that
+    /// host and reports its latency and its live role and lag. Map them with <c>app.MapHealthChecks("/health")</c>, or
+    /// select some with a predicate on the tags.
     /// </summary>
     public SwitchboardBuilder AddHealthChecks(Action<SwitchboardHealthCheckOptions>? configure = null)
     {
@@ -61,9 +64,30 @@ public sealed class SwitchboardBuilder
                 string[] tags = [SwitchboardHealthCheckOptions.Tag, name, definition.Dialect.Name, DatabaseHealthCheck.PrimaryRole, .. options.Tags];
                 health.Registrations.Add(new HealthCheckRegistration(options.NamePrefix + name,
                     _ => new DatabaseHealthCheck(catalog, name, options), options.FailureStatus, tags, options.Timeout));
+                if (options.PerHost && definition.Routing is { } routing)
+                {
+                    AddHostChecks(health, catalog, name, definition, routing, options);
+                }
             }
         });
         return this;
+    }
+
+    private static void AddHostChecks(HealthCheckServiceOptions health, SwitchboardCatalog catalog, string name, DatabaseDefinition definition,
+        RoutingSettings routing, SwitchboardHealthCheckOptions options)
+    {
+        // "orders/db2:5432": the host without the database part, unless two hosts differ only there.
+        var shortNames = routing.Hosts.Select(h => h.Target.Split('/')[0]).ToList();
+        var unique = shortNames.Distinct(StringComparer.OrdinalIgnoreCase).Count() == shortNames.Count;
+        for (var i = 0; i < routing.Hosts.Count; i++)
+        {
+            var host = routing.Hosts[i];
+            var role = host.ConfiguredRole == HostRole.Replica ? DatabaseHealthCheck.ReplicaRole : DatabaseHealthCheck.PrimaryRole;
+            string[] tags = [SwitchboardHealthCheckOptions.Tag, name, definition.Dialect.Name, "host", role, .. options.Tags];
+            var target = host.Target;
+            health.Registrations.Add(new HealthCheckRegistration($"{options.NamePrefix}{name}/{(unique ? shortNames[i] : target)}",
+                _ => new HostHealthCheck(catalog, name, target, options), options.FailureStatus, tags, options.Timeout));
+        }
     }
 }
 

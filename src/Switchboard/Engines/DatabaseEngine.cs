@@ -75,6 +75,34 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
 
     internal ReplicaSet? Replicas => _replicas;
 
+    /// <summary>
+    /// A data source for reads, for libraries that want a plain <see cref="DbDataSource"/> (EF Core read-only contexts). On a
+    /// replicated database each connection it creates goes to the replica the read policy picks at that moment (lag limit,
+    /// circuit breakers), or to the primary when none qualifies and <c>Routing:FallbackToPrimary</c> is on; otherwise
+    /// creating one throws <see cref="NoReplicaException"/>. On a single-host database it is <see cref="DataSource"/>.
+    /// Like <see cref="DataSource"/>, its connections bypass the checkout gate.
+    /// </summary>
+    public DbDataSource ReadOnlyDataSource => _replicas?.ReadOnlyDataSource ?? _dataSource;
+
+    /// <summary>
+    /// Pings one host of a replicated database directly — its own pool, not routed, not through its circuit breaker — and
+    /// returns the round-trip time including the connection's open. <paramref name="target"/> is a
+    /// <see cref="HostStatus.Target"/>; on a single-host database, <see cref="DatabaseDefinition.Target"/> (then this is
+    /// <see cref="PingAsync(CancellationToken)"/>). Throws <see cref="DatabaseConnectionException"/> naming the host when it cannot be reached.
+    /// </summary>
+    public ValueTask<TimeSpan> PingHostAsync(string target, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(target);
+        if (_replicas is not null)
+        {
+            return _replicas.PingHostAsync(target, IOBehavior.Asynchronous, cancellationToken);
+        }
+
+        return string.Equals(target, Definition.Target, StringComparison.OrdinalIgnoreCase)
+            ? PingAsync(IOBehavior.Asynchronous, cancellationToken)
+            : throw new ArgumentException($"Database '{Name}' has one host, '{Definition.Target}', not '{target}'.", nameof(target));
+    }
+
     public PoolStatistics GetPoolStatistics()
     {
         var max = Definition.Pool.MaxSize;
@@ -284,7 +312,7 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
         }
     }
 
-    private async ValueTask RunPingAsync(DbConnection connection, IOBehavior io, CancellationToken cancellationToken)
+    internal async ValueTask RunPingAsync(DbConnection connection, IOBehavior io, CancellationToken cancellationToken)
     {
         using var command = connection.CreateCommand();
         command.CommandText = Dialect.PingSql;

@@ -68,6 +68,7 @@ internal sealed partial class ReplicaSet : IDisposable, IAsyncDisposable
             .Build();
         Monitor = new TopologyMonitor(this, logger);
         PrimaryDataSource = new PrimaryDataSource(this);
+        ReadOnlyDataSource = new ReplicaDataSource(this);
     }
 
     public RoutingSettings Settings { get; }
@@ -82,6 +83,9 @@ internal sealed partial class ReplicaSet : IDisposable, IAsyncDisposable
 
     /// <summary>A data source whose connections go to whichever host is primary when they are created.</summary>
     public DbDataSource PrimaryDataSource { get; }
+
+    /// <summary>A data source whose connections go to the replica the read policy picks when they are created.</summary>
+    public DbDataSource ReadOnlyDataSource { get; }
 
     public TopologySnapshot Snapshot => _snapshot;
 
@@ -298,6 +302,57 @@ internal sealed partial class ReplicaSet : IDisposable, IAsyncDisposable
         EnsureReadyAsync(IOBehavior.Synchronous, CancellationToken.None).GetCompletedResult();
         var snapshot = _snapshot;
         return snapshot.Primary >= 0 ? Hosts[snapshot.Primary] : throw new NoPrimaryException(Name, GetStatuses(snapshot));
+    }
+
+    /// <summary>
+    /// The host a read-only connection created now should go to (for <see cref="ReadOnlyDataSource"/>): the session
+    /// routing's own choice (<see cref="ChooseReplica(ReplicationPosition?)"/>), then the primary if
+    /// <c>Routing:FallbackToPrimary</c> allows; throws <see cref="NoReplicaException"/> otherwise.
+    /// </summary>
+    public HostEndpoint ChooseReadHost()
+    {
+        EnsureReadyAsync(IOBehavior.Synchronous, CancellationToken.None).GetCompletedResult();
+        var snapshot = _snapshot;
+        var index = ChooseReplica(snapshot, required: null);
+        if (index >= 0)
+        {
+            return Hosts[index];
+        }
+
+        if (!Settings.FallbackToPrimary)
+        {
+            throw new NoReplicaException(Name, GetStatuses(snapshot), "no replica qualifies and Routing:FallbackToPrimary is off");
+        }
+
+        return snapshot.Primary >= 0 && HostSelector.BreakerAllows(snapshot.Hosts[snapshot.Primary], Stopwatch.GetTimestamp())
+            ? Hosts[snapshot.Primary]
+            : throw new NoReplicaException(Name, GetStatuses(snapshot), "no replica qualifies, and no primary to fall back to");
+    }
+
+    /// <summary>Pings one host directly (its own pool, not through routing or its circuit breaker); for per-host health checks.</summary>
+    public async ValueTask<TimeSpan> PingHostAsync(string target, IOBehavior io, CancellationToken cancellationToken)
+    {
+        var host = Array.Find(Hosts, h => string.Equals(h.Target, target, StringComparison.OrdinalIgnoreCase))
+            ?? throw new ArgumentException($"Database '{Name}' has no host '{target}' (hosts: {string.Join(", ", Hosts.Select(h => h.Target))}).", nameof(target));
+
+        // The first call starts the monitor, so that the roles and lag reported next to this ping are checked ones.
+        await EnsureReadyAsync(io, cancellationToken).ConfigureAwait(false);
+        var started = Stopwatch.GetTimestamp();
+        var connection = await _engine.OpenPhysicalAsync(host.DataSource, host.Definition, io, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _engine.RunPingAsync(connection, io, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is DbException or TimeoutException or InvalidOperationException)
+        {
+            throw new DatabaseCommandException(Name, "Ping " + host.Target, Dialect.Classify(e), e, _engine.Definition.Secrets);
+        }
+        finally
+        {
+            await DatabaseEngine.CloseAsync(connection, io).ConfigureAwait(false);
+        }
+
+        return Stopwatch.GetElapsedTime(started);
     }
 
     /// <summary>The current primary, or null while there is none.</summary>

@@ -19,8 +19,8 @@ public sealed class ShopDb(DbContextOptions<ShopDb> options) : DbContext(options
 }
 
 /// <summary>
-/// EF Core contexts bound to a Switchboard database, per intent, pooled. There are no replicas yet, so the read-only
-/// context runs on the same server as the read-write one; replica routing will plug in behind the same factory.
+/// EF Core contexts bound to a single-host Switchboard database, per intent, pooled: the read-only context runs on the
+/// same server as the read-write one (replicas: PostgreSql/ReplicaIntegrationTests).
 /// </summary>
 public abstract class EfCoreContractTests : IAsyncLifetime
 {

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Text.Json;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Switchboard.AspNetCore.Tests.Infrastructure;
@@ -135,11 +136,74 @@ public abstract class SampleContractTests : IAsyncLifetime
         Assert.All(Secrets, secret => Assert.DoesNotContain(secret, text));
     }
 
-    [Fact]
-    public async Task Paying_across_two_databases_says_it_needs_distributed_transactions()
+    /// <summary>What "protocol" the pay endpoint reports for these databases.</summary>
+    protected abstract string ExpectedProtocol { get; }
+
+    /// <summary>Snapshot of what is left prepared on the servers (nothing for SQLite), to compare before and after.</summary>
+    protected virtual Task<IReadOnlyList<string>> PreparedAsync() => Task.FromResult<IReadOnlyList<string>>([]);
+
+    private async Task<long> PlaceOrderAsync(string customer, string sku, int quantity)
     {
-        using var response = await Client.PostAsync("/orders/1/pay", null);
-        Assert.Equal(HttpStatusCode.NotImplemented, response.StatusCode);
-        Assert.Contains("two-phase commit", await response.Content.ReadAsStringAsync());
+        using var created = await Client.PostJsonAsync("/orders", new NewOrder(customer, sku, quantity));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        return (await created.JsonAsync()).GetProperty("id").GetInt64();
+    }
+
+    [Fact]
+    public async Task Paying_marks_the_order_paid_and_books_the_ledger_in_one_distributed_transaction()
+    {
+        var id = await PlaceOrderAsync("ada", "MN-27", 2);
+        var before = await PreparedAsync();
+        using var paid = await Client.PostAsync($"/orders/{id}/pay", null);
+        var body = await paid.JsonAsync();
+        Assert.Equal(HttpStatusCode.OK, paid.StatusCode);
+        Assert.Equal(ExpectedProtocol, body.GetProperty("protocol").GetString());
+        Assert.Equal(45800, body.GetProperty("amountCents").GetInt64());
+        Assert.All(body.GetProperty("participants").EnumerateArray(), p => Assert.Equal("Committed", p.GetProperty("outcome").GetString()));
+
+        Assert.Equal(1, await CountAsync("orders", "orders", $"id = {id} AND paid_at IS NOT NULL"));
+        Assert.Equal(1, await CountAsync("legacy", "ledger", $"order_id = {id} AND amount_cents = 45800"));
+        var order = await (await Client.GetAsync($"/orders/{id}")).JsonAsync();
+        Assert.NotEqual(JsonValueKind.Null, order.GetProperty("paidAt").ValueKind);
+
+        // Paying twice changes nothing.
+        using var again = await Client.PostAsync($"/orders/{id}/pay", null);
+        Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
+        Assert.Equal(1, await CountAsync("legacy", "ledger", $"order_id = {id}"));
+        Assert.Equal(before, await PreparedAsync());
+    }
+
+    [Fact]
+    public async Task A_failure_in_the_second_write_rolls_both_databases_back()
+    {
+        var id = await PlaceOrderAsync("bob", "KB-01", 1);
+        var before = await PreparedAsync();
+
+        // A ledger line for this order already exists (booked by hand): the ledger insert in "legacy" fails after the
+        // order was already marked paid in "orders" inside the same transaction.
+        await using (var legacy = Catalog.OpenSession("legacy"))
+        {
+            await legacy.ExecuteAsync("INSERT INTO ledger (id, order_id, amount_cents, booked_at) VALUES ('manual', @id, 1, 'x')", new { id });
+            await legacy.CommitAsync();
+        }
+
+        using var response = await Client.PostAsync($"/orders/{id}/pay", null);
+        Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
+        Assert.Contains("nothing was changed", await response.Content.ReadAsStringAsync());
+        Assert.Equal(0, await CountAsync("orders", "orders", $"id = {id} AND paid_at IS NOT NULL"));
+        Assert.Equal(1, await CountAsync("orders", "orders", $"id = {id}"));
+        Assert.Equal(1, await CountAsync("legacy", "ledger", $"order_id = {id}"));
+        Assert.Equal(before, await PreparedAsync());
+    }
+
+    [Fact]
+    public async Task Paying_an_unknown_order_is_404_and_changes_nothing()
+    {
+        var before = await PreparedAsync();
+        using var response = await Client.PostAsync("/orders/424242/pay", null);
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Contains("no order 424242", await response.Content.ReadAsStringAsync());
+        Assert.Equal(0, await CountAsync("legacy", "ledger"));
+        Assert.Equal(before, await PreparedAsync());
     }
 }
