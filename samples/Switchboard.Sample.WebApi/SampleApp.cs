@@ -17,7 +17,12 @@ public static partial class SampleApp
         var builder = WebApplication.CreateBuilder(args);
         configure?.Invoke(builder);
 
-        builder.Services.AddSwitchboard(builder.Configuration.GetSection("Databases")).AddHealthChecks();
+        // The coordinator log of distributed transactions (POST /orders/{id}/pay) lives beside the SQLite files: durable
+        // storage of the app's own, not whatever directory the process happens to start in.
+        var transactionLog = builder.Configuration["Transactions:LogFolder"] ?? Path.Combine("data", "transactions");
+        builder.Services.AddSwitchboard(builder.Configuration.GetSection("Databases"))
+            .Configure((databases, _) => databases.ConfigureTransactions(t => t.LogFolder = transactionLog))
+            .AddHealthChecks();
         builder.Services.AddSwitchboardDbContext<OrdersDb>("orders");
         builder.Services.AddHostedService<SampleSchema>();
 

@@ -41,6 +41,10 @@ public abstract class SampleContractTests : IAsyncLifetime
                 ["Databases:orders:Url"] = orders,
                 ["Databases:legacy:Url"] = legacy,
                 ["Databases:audit:Url"] = audit,
+
+                // A log of this test's own: one in the working directory would make every catalog built later in this
+                // process run recovery over its databases at start-up.
+                ["Transactions:LogFolder"] = Path.Combine(Path.GetTempPath(), "sb-sample-log-" + Guid.NewGuid().ToString("N")[..8]),
             });
         });
         _app = await RunningApp.StartAsync(app);
