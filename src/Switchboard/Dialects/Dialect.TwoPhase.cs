@@ -147,7 +147,7 @@ public abstract partial class Dialect
 /// participants apart (two databases on one server cannot prepare the same id). Both use only <c>[A-Za-z0-9._-]</c>
 /// when Switchboard made them; a foreign branch may hold anything.
 /// </summary>
-/// <param name="GlobalId">The distributed transaction's id, for example <c>sb1.orders-api.3f9a2c7d1e0b.k2.5</c>.</param>
+/// <param name="GlobalId">The distributed transaction's id, for example <c>sb1.orders-api.3f9a2c7d1e0b.k2x9q1.00000005.P2</c>.</param>
 /// <param name="Qualifier">The branch within it, for example <c>0</c>; empty for a foreign branch that has none.</param>
 public sealed record TransactionBranch(string GlobalId, string Qualifier)
 {

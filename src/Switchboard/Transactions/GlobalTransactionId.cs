@@ -5,7 +5,7 @@ namespace Switchboard.Transactions;
 
 /// <summary>
 /// The id of one distributed transaction: <c>sb1.{coordinator}.{log}.{incarnation}.{sequence}[.L{decider}|.P{branches}]</c>,
-/// for example <c>sb1.orders-api.3f9a2c7d1e0b.k2x9q1.5.P2</c>. The log id is random per coordinator log, so recovery
+/// for example <c>sb1.orders-api.3f9a2c7d1e0b.k2x9q1.00000005.P2</c>. The log id is random per coordinator log, so recovery
 /// recognises exactly the transactions whose decisions its log holds and never touches another application's; the
 /// incarnation tells one run of a process from another; <c>L{decider}</c> marks a transaction whose decision is recorded
 /// inside its last resource (a hash of that database's name); <c>P{branches}</c> one whose decision is written into each of
@@ -17,6 +17,9 @@ internal readonly record struct GlobalTransactionId(string Coordinator, string L
 {
     public const string Prefix = "sb1.";
     public const int MaxCoordinatorLength = 16;
+
+    /// <summary>Digits of the sequence number (base 36): 36^8 transactions per process run.</summary>
+    public const int SequenceWidth = 8;
 
     public override string ToString() =>
         $"{Prefix}{Coordinator}.{LogId}.{Incarnation}.{Sequence}"

@@ -154,7 +154,10 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
     public string NewGlobalId(string? decider, int? branches = null)
     {
         var sequence = Interlocked.Increment(ref _sequence);
-        return new GlobalTransactionId(Settings.CoordinatorName, _log!.LogId, _incarnation!, GlobalTransactionId.Base36(sequence), decider, branches).ToString();
+        // Fixed width, so that ids (and the commit records keyed by them) sort in the order they were made: each new record
+        // lands on the index's rightmost page instead of among the not-yet-vacuumed rows of finished transactions.
+        var sequenceText = GlobalTransactionId.Base36(sequence).PadLeft(GlobalTransactionId.SequenceWidth, '0');
+        return new GlobalTransactionId(Settings.CoordinatorName, _log!.LogId, _incarnation!, sequenceText, decider, branches).ToString();
     }
 
     /// <summary>The participants as a decision records them; the same databases in the same order give the same text, so it is kept.</summary>
