@@ -12,7 +12,8 @@ namespace Switchboard.Benchmarks;
 /// <list type="bullet">
 /// <item>SingleCommit: BEGIN, UPDATE, COMMIT on one database (raw Npgsql): the baseline.</item>
 /// <item>HandWrittenParallel: two databases, each driven in parallel: BEGIN, UPDATE, PREPARE TRANSACTION; then COMMIT PREPARED on both in parallel (the floor).</item>
-/// <item>Switchboard: the same work through a distributed transaction, with its coordinator log (a SQLite file on the same disk).</item>
+/// <item>Switchboard: the same work through a distributed transaction; the decision is kept in the participants (the default).</item>
+/// <item>SwitchboardLogDecision: the same, with the decision written to the coordinator log (a SQLite file on the same disk).</item>
 /// <item>SwitchboardInBackground: the same, returning once the decision is durable (phase two in the background).</item>
 /// <item>Sequential: prepare one database, then the other, then commit one, then the other (what SQLAlchemy's twophase does).</item>
 /// </list>
@@ -28,6 +29,7 @@ public class TwoPhaseBenchmarks
     private NpgsqlDataSource _a = null!;
     private NpgsqlDataSource _b = null!;
     private SwitchboardCatalog _catalog = null!;
+    private SwitchboardCatalog _logCatalog = null!;
     private string _logFolder = null!;
     private long _gid;
 
@@ -66,21 +68,25 @@ public class TwoPhaseBenchmarks
         _logFolder = Path.Combine(Path.GetTempPath(), "sb-bench-log-" + Guid.NewGuid().ToString("N")[..8]);
         var url = new NpgsqlConnectionStringBuilder(server);
         string Url(string database) => $"postgresql://{url.Username}:{Uri.EscapeDataString(url.Password ?? "")}@{url.Host}:{url.Port}/{database}";
-        _catalog = SwitchboardCatalog.CreateBuilder()
+        SwitchboardCatalog Catalog(bool decisionsInParticipants, string folder) => SwitchboardCatalog.CreateBuilder()
             .AddDatabase("a", Url(names[1]), o => o.Pool.MaxSize = 40)
             .AddDatabase("b", Url(names[2]), o => o.Pool.MaxSize = 40)
             .ConfigureTransactions(o =>
             {
-                o.LogFolder = _logFolder;
+                o.LogFolder = folder;
                 o.RecoverOnStart = false;
+                o.DecisionsInParticipants = decisionsInParticipants;
             })
             .Build();
+        _catalog = Catalog(decisionsInParticipants: true, _logFolder);
+        _logCatalog = Catalog(decisionsInParticipants: false, Path.Combine(_logFolder, "log-mode"));
     }
 
     [GlobalCleanup]
     public void Cleanup()
     {
         _catalog.Dispose();
+        _logCatalog.Dispose();
         _single.Dispose();
         _a.Dispose();
         _b.Dispose();
@@ -113,6 +119,16 @@ public class TwoPhaseBenchmarks
     public Task Switchboard() => RunClients(async id =>
     {
         await using var tx = await _catalog.BeginDistributedAsync("a", "b");
+        await Task.WhenAll(
+            tx.Session("a").ExecuteAsync("UPDATE accounts SET balance = balance + 1 WHERE id = @id", new { id }),
+            tx.Session("b").ExecuteAsync("UPDATE accounts SET balance = balance - 1 WHERE id = @id", new { id }));
+        await tx.CommitAsync();
+    });
+
+    [Benchmark(OperationsPerInvoke = Operations)]
+    public Task SwitchboardLogDecision() => RunClients(async id =>
+    {
+        await using var tx = await _logCatalog.BeginDistributedAsync("a", "b");
         await Task.WhenAll(
             tx.Session("a").ExecuteAsync("UPDATE accounts SET balance = balance + 1 WHERE id = @id", new { id }),
             tx.Session("b").ExecuteAsync("UPDATE accounts SET balance = balance - 1 WHERE id = @id", new { id }));
@@ -231,6 +247,7 @@ public static class TwoPhaseInterleaved
                 ("SingleCommit", bench.SingleCommit),
                 ("HandWrittenParallel", bench.HandWrittenParallel),
                 ("Switchboard", bench.Switchboard),
+                ("SwitchboardLogDecision", bench.SwitchboardLogDecision),
                 ("SwitchboardInBackground", bench.SwitchboardInBackground),
                 ("Sequential", bench.Sequential),
             ];
