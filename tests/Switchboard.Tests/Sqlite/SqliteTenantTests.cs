@@ -153,7 +153,7 @@ public sealed class SqliteTenantTests : IDisposable
 
         // Once idle longer than the timeout, the sweeper evicts the rest and closes their files.
         var deadline = Stopwatch.StartNew();
-        while (set.GetStatistics().Engines > 1 && deadline.Elapsed < TimeSpan.FromSeconds(10))
+        while ((set.GetStatistics().Engines > 1 || OpenFiles(_folder) > 1) && deadline.Elapsed < TimeSpan.FromSeconds(30))
         {
             await Task.Delay(50);
         }
