@@ -36,7 +36,7 @@ public static partial class SampleApp
 
     private static void MapOrders(WebApplication app)
     {
-        // Reads through a read-only EF Core context: untracked, SaveChanges refused, and sent to a replica once routing exists.
+        // Reads through a read-only EF Core context: untracked, SaveChanges refused, and on a replica when "orders" has replicas.
         app.MapGet("/orders", async (ISwitchboardDbContextFactory<OrdersDb> factory, CancellationToken cancel) =>
         {
             await using var db = factory.CreateDbContext(SessionIntent.ReadOnly);
