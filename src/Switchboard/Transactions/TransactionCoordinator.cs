@@ -25,6 +25,7 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _openLock = new(1, 1);
     private readonly SemaphoreSlim _recoveryLock = new(1, 1);
+    private readonly SemaphoreSlim _tableCheckLock = new(1, 1);
     private readonly SemaphoreSlim _wake = new(0);
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<string, byte> _undecided = new(StringComparer.Ordinal);
@@ -292,21 +293,37 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
                 continue;
             }
 
-            string? problem;
+            // First use of this engine: one caller asks (a burst of first transactions must not all run the DDL at once).
+            await WaitAsync(_tableCheckLock, io, cancellationToken).ConfigureAwait(false);
             try
             {
-                problem = await EngineWork.WithConnectionAsync(engine, io, cancellationToken, connection => EnsureDecisionTableAsync(engine, connection, io, cancellationToken))
-                    .ConfigureAwait(false);
+                if (!_keepsDecisions.TryGetValue(engine.Name, out known))
+                {
+                    string? problem;
+                    try
+                    {
+                        problem = await EngineWork.WithConnectionAsync(engine, io, cancellationToken,
+                            connection => EnsureDecisionTableAsync(engine, connection, io, cancellationToken)).ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (e is DbException or IOException or InvalidOperationException or TimeoutException)
+                    {
+                        return false; // unreachable just now: not remembered; beginning the branch reports the connection problem
+                    }
+
+                    known = _keepsDecisions[engine.Name] = problem is null;
+                    if (problem is not null)
+                    {
+                        LogDecisionsInLog(_logger, engine.Name, problem);
+                    }
+                }
             }
-            catch (Exception e) when (e is DbException or IOException or InvalidOperationException or TimeoutException)
+            finally
             {
-                return false; // unreachable just now: not remembered; beginning the branch reports the connection problem
+                _tableCheckLock.Release();
             }
 
-            _keepsDecisions[engine.Name] = problem is null;
-            if (problem is not null)
+            if (!known)
             {
-                LogDecisionsInLog(_logger, engine.Name, problem);
                 return false;
             }
         }
