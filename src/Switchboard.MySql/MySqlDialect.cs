@@ -26,6 +26,8 @@ public sealed partial class MySqlDialect : Dialect
     // Physical connections that already had their result charset fixed, by server (host, port) and thread id: thread
     // ids are unique per server only, and one named database may span several servers (replicas).
     private readonly ConcurrentDictionary<(string Server, int ThreadId), byte> _prepared = new();
+    // One per process: the thread pool that MySql.Data can starve is the process's (see OpenAsync).
+    private static readonly SemaphoreSlim OpenGate = new(1, 1);
 
     /// <summary>Uses the MySQL driver the application references (MySqlConnector first, then MySql.Data).</summary>
     public MySqlDialect()
@@ -128,6 +130,29 @@ public sealed partial class MySqlDialect : Dialect
 
     public override DbDataSource CreateDataSource(DatabaseDefinition definition) =>
         new MySqlDataSource(_driver, definition.Connection.ConnectionString);
+
+    public override async Task OpenAsync(DbConnection connection, bool async, CancellationToken cancellationToken)
+    {
+        if (!async || !_driver.BlocksOnOpen)
+        {
+            await base.OpenAsync(connection, async, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        // MySql.Data's OpenAsync blocks its thread, and its TCP connect then waits for a task that needs another pool
+        // thread to complete. A burst of new connections opened on pool threads can therefore block every pool thread
+        // (seen: each open stuck until the server's connect_timeout reset it). One blocking open at a time leaves the rest
+        // of the pool free to complete it; the others wait asynchronously. A pooled open takes microseconds.
+        await OpenGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            connection.Open();
+        }
+        finally
+        {
+            OpenGate.Release();
+        }
+    }
 
     public override async ValueTask OnConnectionOpenedAsync(DbConnection connection, DatabaseDefinition definition, bool async,
         CancellationToken cancellationToken)

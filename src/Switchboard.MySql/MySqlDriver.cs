@@ -29,6 +29,9 @@ internal sealed class MySqlDriver
         // MySql.Data does not know MariaDB's utf8mb3 result charset (information_schema, string system variables):
         // it needs character_set_results switched to utf8mb4 on each physical connection. MySqlConnector does not.
         NeedsResultCharsetFix = assembly.Equals("MySql.Data", StringComparison.OrdinalIgnoreCase);
+
+        // MySql.Data's "async" methods run synchronously (see MySqlDialect.OpenAsync).
+        BlocksOnOpen = NeedsResultCharsetFix;
         DriverName = assembly;
     }
 
@@ -37,6 +40,9 @@ internal sealed class MySqlDriver
     public string DriverName { get; }
 
     public bool NeedsResultCharsetFix { get; }
+
+    /// <summary>Whether opening a connection blocks its thread even when called asynchronously (MySql.Data).</summary>
+    public bool BlocksOnOpen { get; }
 
     /// <summary>The first MySQL driver found among the application's dependencies, or null.</summary>
     public static DbProviderFactory? Discover()

@@ -82,6 +82,22 @@ public abstract partial class Dialect
     public virtual bool IsConnectionFailure(Exception exception) =>
         exception is DbException or TimeoutException or System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException;
 
+    /// <summary>
+    /// Opens a connection the engine has just created. Default: the driver's own <c>Open</c> / <c>OpenAsync</c>. A dialect
+    /// whose driver blocks even in <c>OpenAsync</c> overrides it so that waiting callers do not hold thread-pool threads.
+    /// </summary>
+    public virtual Task OpenAsync(DbConnection connection, bool async, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        if (async)
+        {
+            return connection.OpenAsync(cancellationToken);
+        }
+
+        connection.Open();
+        return Task.CompletedTask;
+    }
+
     /// <summary>Runs one statement with no result (a helper for dialect hooks).</summary>
     protected static async ValueTask ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql, bool async,
         CancellationToken cancellationToken)

@@ -260,14 +260,7 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
         try
         {
             connection = dataSource.CreateConnection();
-            if (io == IOBehavior.Synchronous)
-            {
-                connection.Open();
-            }
-            else
-            {
-                await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-            }
+            await Dialect.OpenAsync(connection, io == IOBehavior.Asynchronous, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (Dialect.IsConnectionFailure(e) && !cancellationToken.IsCancellationRequested)
         {
