@@ -20,6 +20,8 @@ internal static class SwitchboardTelemetry
     public const string ServerPortTag = "server.port";
     public const string IntentTag = "switchboard.session.intent";
     public const string OutcomeTag = "switchboard.outcome";
+
+    public const string DatabasesTag = "switchboard.databases";
     public const string RoleTag = "switchboard.role";
     public const string ActionTag = "switchboard.recovery.action";
     public const string ErrorTypeTag = "error.type";
@@ -112,12 +114,15 @@ internal static class SwitchboardTelemetry
         }
     }
 
-    /// <summary>Records how a distributed transaction ended: <c>committed</c>, <c>rolled_back</c> or <c>in_doubt</c>.</summary>
-    public static void RecordDistributedTransaction(string outcome)
+    /// <summary>
+    /// Records how a distributed transaction ended: <c>committed</c>, <c>rolled_back</c>, <c>partial</c> or <c>in_doubt</c>,
+    /// tagged with its databases (comma-separated names, in the order given: few distinct values in practice).
+    /// </summary>
+    public static void RecordDistributedTransaction(string outcome, IReadOnlyList<string> databases)
     {
         if (DistributedTransactions.Enabled)
         {
-            DistributedTransactions.Add(1, new KeyValuePair<string, object?>(OutcomeTag, outcome));
+            DistributedTransactions.Add(1, new KeyValuePair<string, object?>(OutcomeTag, outcome), new KeyValuePair<string, object?>(DatabasesTag, string.Join(",", databases)));
         }
     }
 

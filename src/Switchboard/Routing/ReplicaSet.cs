@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.CircuitBreaker;
 using Polly.Retry;
+using Switchboard.Diagnostics;
 using Switchboard.Dialects;
 using Switchboard.Internal;
 
@@ -134,6 +135,14 @@ internal sealed partial class ReplicaSet : IDisposable, IAsyncDisposable
 
     /// <summary>Routes one checkout and opens its connection. <paramref name="route"/> null means the primary.</summary>
     public async ValueTask<(DbConnection Connection, HostEndpoint Host)> OpenAsync(SessionRoute? route, IOBehavior io, CancellationToken cancellationToken)
+    {
+        var opened = await RouteAndOpenAsync(route, io, cancellationToken).ConfigureAwait(false);
+        var role = _snapshot.Primary == opened.Host.Index ? "primary" : "replica";
+        SwitchboardTelemetry.RecordRoutingDecision(Name, role, route?.Intent ?? SessionIntent.ReadWrite);
+        return opened;
+    }
+
+    private async ValueTask<(DbConnection Connection, HostEndpoint Host)> RouteAndOpenAsync(SessionRoute? route, IOBehavior io, CancellationToken cancellationToken)
     {
         await EnsureReadyAsync(io, cancellationToken).ConfigureAwait(false);
         var attempt = new OpenAttempt(this, route, io,
@@ -467,6 +476,11 @@ internal sealed partial class ReplicaSet : IDisposable, IAsyncDisposable
             if (next.Primary >= 0)
             {
                 LogPrimary(_logger, Name, Hosts[next.Primary].Target);
+                if (previous.IsChecked)
+                {
+                    SwitchboardTelemetry.RecordFailover(Name, Hosts[next.Primary].Target); // another host is primary now
+                }
+
             }
             else
             {

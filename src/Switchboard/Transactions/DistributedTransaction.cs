@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.ExceptionServices;
 using Microsoft.Extensions.Logging;
+using Switchboard.Diagnostics;
 using Switchboard.Internal;
 using Switchboard.Transactions;
 
@@ -231,6 +232,29 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
     private async ValueTask CommitAsync(IOBehavior io, CancellationToken cancellationToken)
     {
         ThrowIfNotActive("commit");
+        try
+        {
+            await CompleteCommitAsync(io, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DistributedTransactionException e)
+        {
+            SwitchboardTelemetry.RecordDistributedTransaction(OutcomeName(e.Outcome), Databases);
+            throw;
+        }
+
+        SwitchboardTelemetry.RecordDistributedTransaction(OutcomeName(DistributedOutcome.Committed), Databases);
+    }
+
+    private static string OutcomeName(DistributedOutcome outcome) => outcome switch
+    {
+        DistributedOutcome.Committed => "committed",
+        DistributedOutcome.RolledBack => "rolled_back",
+        DistributedOutcome.Partial => "partial",
+        _ => "in_doubt",
+    };
+
+    private async ValueTask CompleteCommitAsync(IOBehavior io, CancellationToken cancellationToken)
+    {
         _state = State.Completing;
         Participant? aborted = null;
         foreach (var p in _participants)
@@ -661,6 +685,7 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
         _coordinator.MarkDecided(Id);
         _results = [.. _participants.Select(p => p.ToResult())];
         _state = State.RolledBack;
+        SwitchboardTelemetry.RecordDistributedTransaction(OutcomeName(DistributedOutcome.RolledBack), Databases);
     }
 
     private async ValueTask DisposeAsync(IOBehavior io)

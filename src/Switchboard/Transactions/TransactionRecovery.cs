@@ -1,5 +1,6 @@
 using System.Data.Common;
 using Switchboard.Dialects;
+using Switchboard.Diagnostics;
 using Switchboard.Internal;
 
 namespace Switchboard.Transactions;
@@ -360,6 +361,7 @@ internal static class TransactionRecovery
             }
 
             coordinator.Faults?.Invoke(FaultPoint.RecoveryAfterBranch, -1);
+            SwitchboardTelemetry.RecordRecoveryAction(engine.Name, commit ? "commit" : "rollback");
             return new RecoveryAction(gtid, engine.Name, branch.Qualifier, commit ? RecoveryActionKind.Committed : RecoveryActionKind.RolledBack, why);
         }
         catch (Exception e) when (e is DbException or IOException or InvalidOperationException or TimeoutException)

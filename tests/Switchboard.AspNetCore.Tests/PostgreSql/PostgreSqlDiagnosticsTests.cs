@@ -116,6 +116,74 @@ public sealed class PostgreSqlDiagnosticsTests(DatabaseServers servers)
     }
 
     [Fact]
+    public async Task Distributed_transactions_and_recovery_actions_are_counted()
+    {
+        using var capture = new TelemetryCapture();
+        var (first, second) = ("dtx_" + Guid.NewGuid().ToString("N")[..8], "dtx_" + Guid.NewGuid().ToString("N")[..8]);
+        var (firstUrl, secondUrl) = (servers.PgUrl(await servers.CreatePgDatabaseAsync("dtx")), servers.PgUrl(await servers.CreatePgDatabaseAsync("dtx")));
+        var log = Path.Combine(Path.GetTempPath(), "sb-diag-log-" + Guid.NewGuid().ToString("N")[..8]);
+        SwitchboardCatalog Catalog(bool crashAfterDecision) => SwitchboardCatalog.CreateBuilder()
+            .AddDatabase(first, firstUrl)
+            .AddDatabase(second, secondUrl)
+            .ConfigureTransactions(t =>
+            {
+                t.LogFolder = log;
+                t.RecoverOnStart = false;
+                if (crashAfterDecision)
+                {
+                    t.FaultHandler = (point, _) =>
+                    {
+                        if (point == Switchboard.Transactions.FaultPoint.AfterDecision)
+                        {
+                            throw new InvalidOperationException("simulated crash after the decision");
+                        }
+                    };
+                }
+            })
+            .Build();
+
+        await using (var catalog = Catalog(crashAfterDecision: false))
+        {
+            await using (var tx = await catalog.BeginDistributedAsync(first, second))
+            {
+                await tx.Session(first).ExecuteScalarAsync<int>("SELECT 1");
+                await tx.CommitAsync();
+            }
+
+            await using (var tx = await catalog.BeginDistributedAsync(first, second))
+            {
+                await tx.Session(second).ExecuteScalarAsync<int>("SELECT 1");
+            } // disposed without commit: rolled back
+        }
+
+        var outcomes = capture.Measurements.Where(m => m.Instrument == "switchboard.distributed_transactions"
+            && Equals(m.Tags.GetValueOrDefault(SwitchboardTelemetry.DatabasesTag), first + "," + second)).ToList();
+        Assert.Equal(["committed", "rolled_back"], outcomes.Select(m => (string)m.Tags[SwitchboardTelemetry.OutcomeTag]!).Order());
+
+        // A crash after the decision leaves both branches prepared; recovery commits each, and counts it per database.
+        await using (var crashing = Catalog(crashAfterDecision: true))
+        {
+            var tx = await crashing.BeginDistributedAsync(first, second);
+            await tx.Session(first).ExecuteScalarAsync<int>("SELECT 1");
+            await Assert.ThrowsAsync<InvalidOperationException>(() => tx.CommitAsync());
+            await tx.DisposeAsync();
+        }
+
+        await using (var restarted = Catalog(crashAfterDecision: false))
+        {
+            var report = await restarted.RecoverTransactionsAsync();
+            Assert.Equal(2, report.Actions.Count(a => a.Action == RecoveryActionKind.Committed));
+        }
+
+        foreach (var database in new[] { first, second })
+        {
+            Assert.Equal("commit", (string)Assert.Single(capture.For("switchboard.recovery.actions", database)).Tags["switchboard.recovery.action"]!);
+        }
+
+        Directory.Delete(log, recursive: true);
+    }
+
+    [Fact]
     public void The_instruments_later_features_feed_are_published_and_record_their_tags()
     {
         using var capture = new TelemetryCapture();

@@ -181,6 +181,29 @@ public sealed class ReplicaIntegrationTests(PgReplicaClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Sessions_on_a_replicated_database_count_routing_decisions_by_role_and_intent()
+    {
+        using var capture = new TelemetryCapture();
+        var database = await _cluster.CreateDatabaseAsync("routemetrics");
+        await using var app = await StartAppAsync(database);
+        var catalog = app.Services.GetRequiredService<SwitchboardCatalog>();
+        await using (var write = catalog.OpenSession("orders"))
+        {
+            Assert.False(await write.ExecuteScalarAsync<bool>("SELECT pg_is_in_recovery()"));
+        }
+
+        await using (var read = catalog.OpenSession("orders", SessionIntent.ReadOnly))
+        {
+            Assert.True(await read.ExecuteScalarAsync<bool>("SELECT pg_is_in_recovery()"));
+        }
+
+        // Only this collection's apps have a replicated "orders", and its tests run one at a time.
+        var decisions = capture.For("switchboard.routing.decisions", "orders");
+        Assert.Contains(decisions, d => Equals(d.Tags["switchboard.role"], "primary") && Equals(d.Tags["switchboard.session.intent"], "read_write"));
+        Assert.Contains(decisions, d => Equals(d.Tags["switchboard.role"], "replica") && Equals(d.Tags["switchboard.session.intent"], "read_only"));
+    }
+
+    [Fact]
     public async Task EF_Core_contexts_on_primary_and_replica()
     {
         var database = await _cluster.CreateDatabaseAsync("efrepl");
