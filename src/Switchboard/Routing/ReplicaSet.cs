@@ -26,6 +26,7 @@ internal sealed partial class ReplicaSet : IDisposable, IAsyncDisposable
     private readonly PositionHistory _history;
     private readonly long _maxLagTicks;
     private volatile TopologySnapshot _snapshot;
+    private int _lastKnownPrimary = -1;
     private volatile bool _ready;
     private long _fastChecksUntil;
     private int _cursor;
@@ -476,9 +477,15 @@ internal sealed partial class ReplicaSet : IDisposable, IAsyncDisposable
             if (next.Primary >= 0)
             {
                 LogPrimary(_logger, Name, Hosts[next.Primary].Target);
-                if (previous.IsChecked)
+                if (next.Primary != _lastKnownPrimary)
                 {
-                    SwitchboardTelemetry.RecordFailover(Name, Hosts[next.Primary].Target); // another host is primary now
+                    // A failover is another host taking over, not the first discovery nor the old primary coming back.
+                    if (_lastKnownPrimary >= 0)
+                    {
+                        SwitchboardTelemetry.RecordFailover(Name, Hosts[next.Primary].Target);
+                    }
+
+                    _lastKnownPrimary = next.Primary;
                 }
 
             }

@@ -41,6 +41,28 @@ public sealed class PostgreSqlFailoverTests
         var engine = catalog.GetEngine("orders");
         await engine.RefreshTopologyAsync();
 
+        // The failover counter, for this cluster's hosts (their ports are unique to it).
+        var failovers = new ConcurrentBag<string>();
+        using var meters = new System.Diagnostics.Metrics.MeterListener();
+        meters.InstrumentPublished = (instrument, listener) =>
+        {
+            if (instrument.Meter.Name == SwitchboardDiagnostics.MeterName && instrument.Name == "switchboard.failovers")
+            {
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        meters.SetMeasurementEventCallback<long>((_, _, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "server.address" && tag.Value is string address && cluster.Ports.Any(p => address.Contains(":" + p + "/", StringComparison.Ordinal)))
+                {
+                    failovers.Add(address);
+                }
+            }
+        });
+        meters.Start();
+
         var acknowledged = new ConcurrentBag<int>();
         var writeErrors = new ConcurrentBag<Exception>();
         var readsAfterKill = 0;
@@ -107,6 +129,8 @@ public sealed class PostgreSqlFailoverTests
         {
             Assert.Equal(cluster.Ports[1], await session.ExecuteScalarAsync<int>("SELECT inet_server_port()"));
         }
+
+        Assert.Equal(cluster.Target(1, database), Assert.Single(failovers)); // one failover, to node 1
 
         var statuses = engine.GetHostStatuses();
         Assert.False(statuses[0].IsReachable);
