@@ -410,14 +410,7 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
         var branchRecords = _decisionInBranches ? preparers.Select(p => (p.Engine, p.Branch.ToString())).ToList() : null;
         if (inDoubt.Count == 0)
         {
-            if (branchRecords is not null)
-            {
-                _coordinator.ForgetBranchRecords(branchRecords);
-            }
-            else
-            {
-                _coordinator.ForgetDecision(Id, _lastResource?.Engine);
-            }
+            _coordinator.ForgetDecision(Id, _lastResource?.Engine, branchRecords);
         }
         else
         {

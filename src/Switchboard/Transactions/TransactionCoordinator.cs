@@ -401,32 +401,30 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
     }
 
     /// <summary>
-    /// A finished transaction's rows in its participants' decision tables are no longer needed: deleted in bulk by the
-    /// background loop (a row must outlive every prepared branch of its transaction, as recovery's proof of commit).
+    /// A finished transaction's decision is no longer needed: forget it lazily, wherever it is kept — its participants'
+    /// commit records (<paramref name="branchRecords"/>) or its last resource's row, deleted in bulk by the background loop
+    /// (a commit record must outlive every prepared branch, as recovery's proof of commit); or the coordinator log, with
+    /// the next flush or a background tick.
     /// </summary>
-    public void ForgetBranchRecords(IReadOnlyList<(DatabaseEngine Engine, string Key)> records)
+    public void ForgetDecision(string globalId, DatabaseEngine? decider, IReadOnlyList<(DatabaseEngine Engine, string Key)>? branchRecords = null)
     {
-        foreach (var record in records)
+        if (branchRecords is not null)
         {
-            _tableForgets.Enqueue(record);
+            foreach (var record in branchRecords)
+            {
+                _tableForgets.Enqueue(record);
+            }
         }
-
-        EnsureBackground();
-    }
-
-    /// <summary>A finished transaction's decision is no longer needed: forget it lazily (with the next flush, or a background tick).</summary>
-    public void ForgetDecision(string globalId, DatabaseEngine? decider)
-    {
-        if (decider is not null)
+        else if (decider is not null)
         {
             _tableForgets.Enqueue((decider, globalId));
-            EnsureBackground();
         }
         else
         {
-            _log?.Forget(globalId);
-            EnsureBackground(); // its tick writes the forgets that no flush has taken
+            _log?.Forget(globalId); // the background tick writes the forgets that no flush has taken
         }
+
+        EnsureBackground();
     }
 
     /// <summary>Asks the background loop for a recovery pass (start-up, or something left in doubt that the retry cannot settle).</summary>
@@ -567,14 +565,7 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
                 LogRetried(_logger, item.GlobalId, item.Database, item.Commit ? "committed" : "rolled back");
                 if (item.Commit && !_retries.Keys.Any(k => k.GlobalId == item.GlobalId))
                 {
-                    if (item.BranchRecords is { } records)
-                    {
-                        ForgetBranchRecords(records);
-                    }
-                    else
-                    {
-                        ForgetDecision(item.GlobalId, item.Decider);
-                    }
+                    ForgetDecision(item.GlobalId, item.Decider, item.BranchRecords);
                 }
             }
             catch (Exception e) when (e is DbException or IOException or InvalidOperationException or TimeoutException)
