@@ -124,17 +124,21 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
     public ValueTask<TimeSpan> PingAsync(CancellationToken cancellationToken = default) =>
         PingAsync(IOBehavior.Asynchronous, cancellationToken);
 
-    internal async ValueTask<TimeSpan> PingAsync(IOBehavior io, CancellationToken cancellationToken)
+    internal ValueTask<TimeSpan> PingAsync(IOBehavior io, CancellationToken cancellationToken) =>
+        TimePingAsync(() => OpenConnectionAsync(io, cancellationToken), "Ping", io, cancellationToken);
+
+    /// <summary>Times one ping, the connection's open from <paramref name="open"/> included; closes the connection after.</summary>
+    internal async ValueTask<TimeSpan> TimePingAsync(Func<ValueTask<DbConnection>> open, string operation, IOBehavior io, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
-        var connection = await OpenConnectionAsync(io, cancellationToken).ConfigureAwait(false);
+        var connection = await open().ConfigureAwait(false);
         try
         {
             await RunPingAsync(connection, io, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is DbException or TimeoutException or InvalidOperationException)
         {
-            throw new DatabaseCommandException(Name, "Ping", Dialect.Classify(e), e, Definition.Secrets);
+            throw new DatabaseCommandException(Name, operation, Dialect.Classify(e), e, Definition.Secrets);
         }
         finally
         {
@@ -305,7 +309,7 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
         }
     }
 
-    internal async ValueTask RunPingAsync(DbConnection connection, IOBehavior io, CancellationToken cancellationToken)
+    private async ValueTask RunPingAsync(DbConnection connection, IOBehavior io, CancellationToken cancellationToken)
     {
         using var command = connection.CreateCommand();
         command.CommandText = Dialect.PingSql;

@@ -347,22 +347,8 @@ internal sealed partial class ReplicaSet : IDisposable, IAsyncDisposable
 
         // The first call starts the monitor, so that the roles and lag reported next to this ping are checked ones.
         await EnsureReadyAsync(io, cancellationToken).ConfigureAwait(false);
-        var started = Stopwatch.GetTimestamp();
-        var connection = await _engine.OpenPhysicalAsync(host.DataSource, host.Definition, io, cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await _engine.RunPingAsync(connection, io, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is DbException or TimeoutException or InvalidOperationException)
-        {
-            throw new DatabaseCommandException(Name, "Ping " + host.Target, Dialect.Classify(e), e, _engine.Definition.Secrets);
-        }
-        finally
-        {
-            await DatabaseEngine.CloseAsync(connection, io).ConfigureAwait(false);
-        }
-
-        return Stopwatch.GetElapsedTime(started);
+        return await _engine.TimePingAsync(() => _engine.OpenPhysicalAsync(host.DataSource, host.Definition, io, cancellationToken), "Ping " + host.Target, io,
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The current primary, or null while there is none.</summary>
