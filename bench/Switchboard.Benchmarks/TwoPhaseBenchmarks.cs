@@ -12,6 +12,8 @@ namespace Switchboard.Benchmarks;
 /// <list type="bullet">
 /// <item>SingleCommit: BEGIN, UPDATE, COMMIT on one database (raw Npgsql): the baseline.</item>
 /// <item>HandWrittenParallel: two databases, each driven in parallel: BEGIN, UPDATE, PREPARE TRANSACTION; then COMMIT PREPARED on both in parallel (the floor).</item>
+/// <item>HandWrittenWithRecords: the same, each branch also inserting a one-column commit record in its PREPARE round trip — the
+/// floor of any protocol that, like Switchboard's default, keeps the decision in the participants (records are not deleted).</item>
 /// <item>Switchboard: the same work through a distributed transaction; the decision is kept in the participants (the default).</item>
 /// <item>SwitchboardLogDecision: the same, with the decision written to the coordinator log (a SQLite file on the same disk).</item>
 /// <item>SwitchboardInBackground: the same, returning once the decision is durable (phase two in the background).</item>
@@ -47,6 +49,14 @@ public class TwoPhaseBenchmarks
             admin.Open();
             foreach (var name in names)
             {
+                // A run killed between the phases leaves prepared transactions, which would block the DROP.
+                foreach (var (gid, database) in admin.Query<(string, string)>("SELECT gid, database FROM pg_prepared_xacts WHERE database = @name", new { name }))
+                {
+                    using var owner = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(server) { Database = database, Pooling = false }.ConnectionString);
+                    owner.Open();
+                    owner.Execute($"ROLLBACK PREPARED '{gid.Replace("'", "''", StringComparison.Ordinal)}'");
+                }
+
                 admin.Execute($"DROP DATABASE IF EXISTS {name} WITH (FORCE)");
                 admin.Execute($"CREATE DATABASE {name}");
             }
@@ -59,6 +69,7 @@ public class TwoPhaseBenchmarks
             using var connection = source.OpenConnection();
             connection.Execute("CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance BIGINT NOT NULL)");
             connection.Execute("INSERT INTO accounts SELECT g, 0 FROM generate_series(1, 64) g");
+            connection.Execute("CREATE TABLE commit_records (gtid VARCHAR(100) PRIMARY KEY)");
             return source;
         }
 
@@ -112,7 +123,17 @@ public class TwoPhaseBenchmarks
         await using var a = await _a.OpenConnectionAsync();
         await using var b = await _b.OpenConnectionAsync();
         await Task.WhenAll(PrepareAsync(a, id, gid + "-a"), PrepareAsync(b, id, gid + "-b"));
-        await Task.WhenAll(a.ExecuteAsync($"COMMIT PREPARED '{gid}-a'"), b.ExecuteAsync($"COMMIT PREPARED '{gid}-b'"));
+        await Task.WhenAll(ExecuteAsync(a, $"COMMIT PREPARED '{gid}-a'"), ExecuteAsync(b, $"COMMIT PREPARED '{gid}-b'"));
+    });
+
+    [Benchmark(OperationsPerInvoke = Operations)]
+    public Task HandWrittenWithRecords() => RunClients(async id =>
+    {
+        var gid = "hr-" + Interlocked.Increment(ref _gid).ToString("D12", System.Globalization.CultureInfo.InvariantCulture);
+        await using var a = await _a.OpenConnectionAsync();
+        await using var b = await _b.OpenConnectionAsync();
+        await Task.WhenAll(PrepareAsync(a, id, gid + "-a", record: true), PrepareAsync(b, id, gid + "-b", record: true));
+        await Task.WhenAll(ExecuteAsync(a, $"COMMIT PREPARED '{gid}-a'"), ExecuteAsync(b, $"COMMIT PREPARED '{gid}-b'"));
     });
 
     [Benchmark(OperationsPerInvoke = Operations)]
@@ -153,15 +174,30 @@ public class TwoPhaseBenchmarks
         await using var b = await _b.OpenConnectionAsync();
         await PrepareAsync(a, id, gid + "-a");
         await PrepareAsync(b, id, gid + "-b");
-        await a.ExecuteAsync($"COMMIT PREPARED '{gid}-a'");
-        await b.ExecuteAsync($"COMMIT PREPARED '{gid}-b'");
+        await ExecuteAsync(a, $"COMMIT PREPARED '{gid}-a'");
+        await ExecuteAsync(b, $"COMMIT PREPARED '{gid}-b'");
     });
 
-    private static async Task PrepareAsync(NpgsqlConnection connection, int id, string gid)
+    private static async Task PrepareAsync(NpgsqlConnection connection, int id, string gid, bool record = false)
     {
         await using var tx = await connection.BeginTransactionAsync();
         await connection.ExecuteAsync("UPDATE accounts SET balance = balance + 1 WHERE id = @id", new { id }, tx);
-        await connection.ExecuteAsync($"PREPARE TRANSACTION '{gid}'", transaction: tx);
+        if (record)
+        {
+            await using var insertAndPrepare = new NpgsqlCommand($"INSERT INTO commit_records VALUES (@gid); PREPARE TRANSACTION '{gid}'", connection, tx);
+            insertAndPrepare.Parameters.AddWithValue("gid", gid);
+            await insertAndPrepare.ExecuteNonQueryAsync();
+            return;
+        }
+
+        await ExecuteAsync(connection, $"PREPARE TRANSACTION '{gid}'", tx);
+    }
+
+    // Raw commands for statements whose text changes every time (Dapper would cache each one as a new query).
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, NpgsqlTransaction? transaction = null)
+    {
+        await using var command = new NpgsqlCommand(sql, connection, transaction);
+        await command.ExecuteNonQueryAsync();
     }
 
     /// <summary>
@@ -235,7 +271,7 @@ public static class TwoPhaseInterleaved
 {
     public static async Task RunAsync(string[] args)
     {
-        // two-phase-interleaved [ROUNDS [CLIENTS,...]]
+        // two-phase-interleaved [ROUNDS [CLIENTS,... [VARIANT,...]]]; naming variants runs only those (e.g. under a profiler).
         var rounds = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 15;
         var clientCounts = args.Length > 1 ? args[1].Split(',').Select(c => int.Parse(c, System.Globalization.CultureInfo.InvariantCulture)).ToArray() : [1, 16];
         var bench = new TwoPhaseBenchmarks();
@@ -246,16 +282,24 @@ public static class TwoPhaseInterleaved
             [
                 ("SingleCommit", bench.SingleCommit),
                 ("HandWrittenParallel", bench.HandWrittenParallel),
+                ("HandWrittenWithRecords", bench.HandWrittenWithRecords),
                 ("Switchboard", bench.Switchboard),
                 ("SwitchboardLogDecision", bench.SwitchboardLogDecision),
                 ("SwitchboardInBackground", bench.SwitchboardInBackground),
                 ("Sequential", bench.Sequential),
             ];
+            if (args.Length > 2)
+            {
+                var only = args[2].Split(',');
+                variants = [.. variants.Where(v => only.Contains(v.Name))];
+            }
+
             foreach (var clients in clientCounts)
             {
                 bench.Clients = clients;
                 var samples = variants.ToDictionary(v => v.Name, _ => new List<double>());
                 var cpu = variants.ToDictionary(v => v.Name, _ => new List<double>());
+                var allocated = variants.ToDictionary(v => v.Name, _ => new List<double>());
                 for (var round = -2; round < rounds; round++)
                 {
                     // Rounds -2 and -1 warm up; the order changes every round.
@@ -263,22 +307,24 @@ public static class TwoPhaseInterleaved
                     {
                         var started = System.Diagnostics.Stopwatch.GetTimestamp();
                         var cpuBefore = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
+                        var allocatedBefore = GC.GetTotalAllocatedBytes(precise: false);
                         await run();
                         if (round >= 0)
                         {
                             samples[name].Add(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMicroseconds / 64);
                             cpu[name].Add((System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMicroseconds / 64);
+                            allocated[name].Add((GC.GetTotalAllocatedBytes(precise: false) - allocatedBefore) / 64.0);
                         }
                     }
                 }
 
-                var baseline = Median(samples["HandWrittenParallel"]);
+                var baseline = samples.TryGetValue("HandWrittenParallel", out var handWritten) ? Median(handWritten) : double.NaN;
                 Console.WriteLine($"clients={clients} ({rounds} rounds of 64 transactions each, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]})");
                 foreach (var (name, _) in variants)
                 {
                     var median = Median(samples[name]);
                     Console.WriteLine($"  {name,-24} {median,10:0} us/transaction   {median / baseline,5:0.00}x hand-written   {1_000_000 / median,8:0} tx/s   "
-                        + $"client CPU {Median(cpu[name]),6:0} us/transaction");
+                        + $"client CPU {Median(cpu[name]),6:0} us/transaction   allocated {Median(allocated[name]) / 1024,6:0.0} KiB/transaction");
                 }
             }
         }

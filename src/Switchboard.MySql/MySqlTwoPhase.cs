@@ -58,11 +58,11 @@ public sealed partial class MySqlDialect
         CancellationToken cancellationToken) =>
         ExecuteAsync(connection, null, $"XA END {Xid(branch)}; XA PREPARE {Xid(branch)}", async, cancellationToken);
 
-    public override ValueTask PrepareBranchAsync(DbConnection connection, DbTransaction? transaction, TransactionBranch branch, DecisionRow record,
+    public override ValueTask PrepareBranchAsync(DbConnection connection, DbTransaction? transaction, TransactionBranch branch, CommitRecord record,
         bool async, CancellationToken cancellationToken) =>
 
         // One round trip: the row joins the XA branch before it ends.
-        ExecuteAsync(connection, null, $"{MySqlTables.InsertDecision}; XA END {Xid(branch)}; XA PREPARE {Xid(branch)}", record, async, cancellationToken);
+        ExecuteAsync(connection, null, $"{MySqlTables.InsertCommitRecord}; XA END {Xid(branch)}; XA PREPARE {Xid(branch)}", record, async, cancellationToken);
 
     public override ValueTask CommitBranchOnePhaseAsync(DbConnection connection, DbTransaction? transaction, TransactionBranch branch, bool async,
         CancellationToken cancellationToken) =>

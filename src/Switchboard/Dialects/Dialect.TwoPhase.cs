@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Data;
 using System.Data.Common;
 
@@ -38,15 +39,15 @@ public abstract partial class Dialect
     /// transaction committed. Dialects override it to send both in one round trip. Same failure rule as
     /// <see cref="PrepareBranchAsync(DbConnection, DbTransaction?, TransactionBranch, bool, CancellationToken)"/>.
     /// </summary>
-    public virtual async ValueTask PrepareBranchAsync(DbConnection connection, DbTransaction? transaction, TransactionBranch branch, DecisionRow record,
+    public virtual async ValueTask PrepareBranchAsync(DbConnection connection, DbTransaction? transaction, TransactionBranch branch, CommitRecord record,
         bool async, CancellationToken cancellationToken)
     {
-        await ExecuteAsync(connection, transaction, TransactionTables.InsertDecision, record, async, cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(connection, transaction, TransactionTables.InsertCommitRecord, record, async, cancellationToken).ConfigureAwait(false);
         await PrepareBranchAsync(connection, transaction, branch, async, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Runs <paramref name="sql"/> with a decision row's values as the parameters <c>@gtid</c>, <c>@outcome</c>, <c>@participants</c>, <c>@decided</c>.</summary>
-    protected static async ValueTask ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql, DecisionRow record, bool async,
+    /// <summary>Runs <paramref name="sql"/> with a commit record's values as the parameters <c>@gtid</c> and <c>@decided</c>.</summary>
+    protected static async ValueTask ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql, CommitRecord record, bool async,
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(connection);
@@ -54,8 +55,6 @@ public abstract partial class Dialect
         command.CommandText = sql;
         command.Transaction = transaction;
         AddParameter(command, "gtid", record.Key);
-        AddParameter(command, "outcome", record.Outcome.ToString());
-        AddParameter(command, "participants", record.Participants);
         AddParameter(command, "decided", record.DecidedMs);
         if (async)
         {
@@ -160,16 +159,20 @@ public sealed record TransactionBranch(string GlobalId, string Qualifier)
     public TransactionBranch EnsurePlain() =>
         IsPlain ? this : throw new ArgumentException($"branch id '{this}' has characters Switchboard does not write into SQL", nameof(GlobalId));
 
-    private static bool IsPlainText(string text) =>
-        text.Length <= 200 && text.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
+    // Checked on every statement that names a branch: a vectorised search, not a per-character delegate.
+    private static readonly SearchValues<char> PlainCharacters =
+        SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-");
+
+    private static bool IsPlainText(string text) => text.Length <= 200 && !text.AsSpan().ContainsAnyExcept(PlainCharacters);
 }
 
-/// <summary>A row of a decision table (<c>switchboard_tx_decision</c>), as written by the coordinator.</summary>
-/// <param name="Key">The global transaction id; for a row written by one branch, that branch's id (<c>global-id/qualifier</c>).</param>
-/// <param name="Outcome"><c>C</c> commit or <c>A</c> abort.</param>
-/// <param name="Participants">The participants, as the coordinator records them (JSON).</param>
-/// <param name="DecidedMs">When, in Unix milliseconds.</param>
-public readonly record struct DecisionRow(string Key, char Outcome, string Participants, long DecidedMs);
+/// <summary>
+/// A branch's commit record: the row it writes into its own database's decision table (<c>switchboard_tx_decision</c>) in
+/// the round trip that prepares it. Visible exactly when the branch has committed, which is all recovery needs to know.
+/// </summary>
+/// <param name="Key">The branch's id (<c>global-id/qualifier</c>).</param>
+/// <param name="DecidedMs">When the coordinator asked for it, in Unix milliseconds (for people reading the table).</param>
+public readonly record struct CommitRecord(string Key, long DecidedMs);
 
 /// <summary>A prepared branch found on a database by <see cref="Dialect.ListPreparedAsync"/>.</summary>
 /// <param name="Branch">Its id, split into global id and qualifier as far as the dialect can tell.</param>
@@ -210,6 +213,10 @@ public sealed record TransactionTableSql
     /// <summary>Records a decision; a duplicate key fails (inside a last resource's transaction, that failure is the point).</summary>
     public string InsertDecision { get; init; } =
         "INSERT INTO switchboard_tx_decision (gtid, outcome, participants, decided_ms) VALUES (@gtid, @outcome, @participants, @decided)";
+
+    /// <summary>A branch's <see cref="CommitRecord"/>: <c>@gtid</c> is the branch id, <c>@decided</c> the time.</summary>
+    public string InsertCommitRecord { get; init; } =
+        "INSERT INTO switchboard_tx_decision (gtid, outcome, participants, decided_ms) VALUES (@gtid, 'C', '', @decided)";
 
     /// <summary>Records a decision unless one exists; affects 0 rows when it does.</summary>
     public string InsertDecisionIfAbsent { get; init; } =

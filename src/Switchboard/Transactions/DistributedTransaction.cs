@@ -112,9 +112,15 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
             throw new ArgumentException("A distributed transaction needs at least one database.", nameof(databases));
         }
 
-        if (databases.GroupBy(d => d, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1) is { } twice)
+        for (var i = 1; i < databases.Count; i++)
         {
-            throw new ArgumentException($"Database '{twice.Key}' is named twice.", nameof(databases));
+            for (var j = 0; j < i; j++)
+            {
+                if (string.Equals(databases[i], databases[j], StringComparison.OrdinalIgnoreCase))
+                {
+                    throw new ArgumentException($"Database '{databases[j]}' is named twice.", nameof(databases));
+                }
+            }
         }
 
         var coordinator = catalog.Transactions;
@@ -287,7 +293,7 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
         var faults = _coordinator.Faults;
         var preparers = _participants.Where(p => p.Prepares).ToArray();
         var started = Stopwatch.GetTimestamp();
-        var participantsRecord = _coordinator.ParticipantsRecord(_participants);
+        var participantsRecord = _decisionInBranches ? "" : _coordinator.ParticipantsRecord(_participants);
         var decidedMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
         // Phase one: prepare everywhere at once.
@@ -299,7 +305,7 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
                 var async = branchIo == IOBehavior.Asynchronous;
                 if (_decisionInBranches)
                 {
-                    var record = new Dialects.DecisionRow(p.Branch.ToString(), 'C', participantsRecord, decidedMs);
+                    var record = new Dialects.CommitRecord(p.Branch.ToString(), decidedMs);
                     await p.Dialect.PrepareBranchAsync(p.Connection!, p.Transaction, p.Branch, record, async, cancellationToken).ConfigureAwait(false);
                 }
                 else
