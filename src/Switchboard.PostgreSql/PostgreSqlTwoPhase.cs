@@ -123,9 +123,6 @@ public sealed partial class PostgreSqlDialect
     // 42704: "prepared transaction with identifier ... does not exist".
     public override bool IsUnknownBranch(Exception exception) => exception is PostgresException { SqlState: "42704" };
 
-    private static string Gid(TransactionBranch branch)
-    {
-        branch.EnsurePlain();
-        return branch.Qualifier.Length == 0 ? branch.GlobalId : branch.GlobalId + "/" + branch.Qualifier;
-    }
+    // The gid is global-id/qualifier, exactly the branch's own text.
+    private static string Gid(TransactionBranch branch) => branch.EnsurePlain().ToString();
 }

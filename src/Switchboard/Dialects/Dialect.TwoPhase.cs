@@ -146,22 +146,42 @@ public abstract partial class Dialect
 /// participants apart (two databases on one server cannot prepare the same id). Both use only <c>[A-Za-z0-9._-]</c>
 /// when Switchboard made them; a foreign branch may hold anything.
 /// </summary>
-/// <param name="GlobalId">The distributed transaction's id, for example <c>sb1.orders-api.3f9a2c7d1e0b.k2x9q1.00000005.P2</c>.</param>
-/// <param name="Qualifier">The branch within it, for example <c>0</c>; empty for a foreign branch that has none.</param>
-public sealed record TransactionBranch(string GlobalId, string Qualifier)
+public sealed record TransactionBranch
 {
-    public override string ToString() => Qualifier.Length == 0 ? GlobalId : GlobalId + "/" + Qualifier;
+    // Checked for every branch: a vectorised search, not a per-character delegate.
+    private static readonly SearchValues<char> PlainCharacters =
+        SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-");
+
+    // The id as servers know it, made once: it is written into every statement and record of the branch.
+    private readonly string _text;
+
+    /// <param name="globalId">The distributed transaction's id, for example <c>sb1.orders-api.3f9a2c7d1e0b.k2x9q1.00000005.P2</c>.</param>
+    /// <param name="qualifier">The branch within it, for example <c>0</c>; empty for a foreign branch that has none.</param>
+    public TransactionBranch(string globalId, string qualifier)
+    {
+        ArgumentNullException.ThrowIfNull(globalId);
+        ArgumentNullException.ThrowIfNull(qualifier);
+        GlobalId = globalId;
+        Qualifier = qualifier;
+        _text = qualifier.Length == 0 ? globalId : globalId + "/" + qualifier;
+        IsPlain = IsPlainText(globalId) && IsPlainText(qualifier);
+    }
+
+    /// <summary>The distributed transaction's id.</summary>
+    public string GlobalId { get; }
+
+    /// <summary>The branch within it; empty for a foreign branch that has none.</summary>
+    public string Qualifier { get; }
 
     /// <summary>Whether both parts can be written inside a quoted SQL literal without escaping.</summary>
-    public bool IsPlain => IsPlainText(GlobalId) && IsPlainText(Qualifier);
+    public bool IsPlain { get; }
+
+    /// <summary><c>global-id/qualifier</c>, or the global id alone when there is no qualifier.</summary>
+    public override string ToString() => _text;
 
     /// <summary>Throws unless <see cref="IsPlain"/>: dialects inline branch ids into statements that take no parameters.</summary>
     public TransactionBranch EnsurePlain() =>
         IsPlain ? this : throw new ArgumentException($"branch id '{this}' has characters Switchboard does not write into SQL", nameof(GlobalId));
-
-    // Checked on every statement that names a branch: a vectorised search, not a per-character delegate.
-    private static readonly SearchValues<char> PlainCharacters =
-        SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-");
 
     private static bool IsPlainText(string text) => text.Length <= 200 && !text.AsSpan().ContainsAnyExcept(PlainCharacters);
 }
