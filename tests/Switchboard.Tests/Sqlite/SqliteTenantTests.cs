@@ -79,33 +79,51 @@ public sealed class SqliteTenantTests : IDisposable
     [Fact]
     public async Task A_checkout_beyond_the_limit_waits_then_fails_naming_the_tenant()
     {
-        await using var catalog = Catalog(o =>
+        await using (var catalog = Catalog(o =>
         {
             o.MaxOpenConnections = 1;
             o.Pool.CheckoutTimeout = TimeSpan.FromMilliseconds(300);
-        });
-        var set = catalog.Tenants("customers");
-        var held = await set.ForTenant("a").OpenConnectionAsync();
-        var started = Stopwatch.StartNew();
-        var error = await Assert.ThrowsAsync<TenantConnectionLimitException>(() => set.ForTenant("b").OpenConnectionAsync().AsTask());
-        Assert.InRange(started.Elapsed, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(5));
-        Assert.Equal("b", error.TenantId);
-        Assert.Contains("tenant 'b'", error.Message);
-        Assert.Contains("customers", error.Message);
-        Assert.True(error.IsTransient);
+        }))
+        {
+            var set = catalog.Tenants("customers");
+            await using var held = await set.ForTenant("a").OpenConnectionAsync();
+            var started = Stopwatch.StartNew();
+            var error = await Assert.ThrowsAsync<TenantConnectionLimitException>(() => set.ForTenant("b").OpenConnectionAsync().AsTask());
+            Assert.InRange(started.Elapsed, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(5));
+            Assert.Equal("b", error.TenantId);
+            Assert.Contains("tenant 'b'", error.Message);
+            Assert.Contains("customers", error.Message);
+            Assert.True(error.IsTransient);
+            Assert.Equal(1, set.GetStatistics().LimitTimeouts);
+        }
 
-        // A waiter is served as soon as the connection goes back: a's idle connection is closed to make room for b.
-        var waiting = set.ForTenant("b").OpenConnectionAsync(CancellationToken.None).AsTask();
-        await Task.Delay(50);
-        Assert.False(waiting.IsCompleted);
-        Assert.Equal(1, set.GetStatistics().Waiting);
-        await held.DisposeAsync();
-        await using var b = await waiting;
-        var stats = set.GetStatistics();
-        Assert.Equal((1, 1, 1), (stats.OpenConnections, stats.InUseConnections, stats.PeakOpenConnections));
-        Assert.True(stats.IdleConnectionsClosed >= 1);
-        Assert.Equal(1, stats.LimitTimeouts);
-        Assert.Equal(1, OpenFiles(_folder));
+        // A waiter is served as soon as the connection goes back: a's idle connection is closed to make room for b. A
+        // generous timeout here, so that a slow machine cannot turn the wait into a timeout.
+        await using (var catalog = Catalog(o =>
+        {
+            o.MaxOpenConnections = 1;
+            o.Pool.CheckoutTimeout = TimeSpan.FromSeconds(30);
+        }))
+        {
+            var set = catalog.Tenants("customers");
+            var held = await set.ForTenant("a").OpenConnectionAsync();
+            var waiting = set.ForTenant("b").OpenConnectionAsync(CancellationToken.None).AsTask();
+            var deadline = Stopwatch.StartNew();
+            while (set.GetStatistics().Waiting == 0 && !waiting.IsCompleted && deadline.Elapsed < TimeSpan.FromSeconds(10))
+            {
+                await Task.Delay(10);
+            }
+
+            Assert.False(waiting.IsCompleted);
+            Assert.Equal(1, set.GetStatistics().Waiting);
+            await held.DisposeAsync();
+            await using var b = await waiting;
+            var stats = set.GetStatistics();
+            Assert.Equal((1, 1, 1), (stats.OpenConnections, stats.InUseConnections, stats.PeakOpenConnections));
+            Assert.True(stats.IdleConnectionsClosed >= 1);
+            Assert.Equal(0, stats.LimitTimeouts);
+            Assert.Equal(1, OpenFiles(_folder));
+        }
     }
 
     [Fact]
