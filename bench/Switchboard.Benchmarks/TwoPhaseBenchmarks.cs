@@ -263,9 +263,10 @@ public class CoordinatorLogBenchmarks
 }
 
 /// <summary>
-/// The same four (five) ways to commit, run in turn round after round rather than one after another, so that load from
-/// other processes on the machine falls on all of them alike and their ratios stay meaningful. Prints the median time per
-/// transaction of each at 1 and 16 clients. Run: <c>dotnet run -c Release --project bench/Switchboard.Benchmarks -- two-phase-interleaved [rounds]</c>.
+/// The same ways to commit, run in turn round after round rather than one after another, so that changes in the machine's
+/// speed fall on all of them alike and their ratios stay meaningful. Prints, per transaction, the median time, the median
+/// CPU time and allocation of this process, and the CPU time of the PostgreSQL processes. Run:
+/// <c>dotnet run -c Release --project bench/Switchboard.Benchmarks -- two-phase-interleaved [ROUNDS [CLIENTS,... [VARIANT,...]]]</c>.
 /// </summary>
 public static class TwoPhaseInterleaved
 {
