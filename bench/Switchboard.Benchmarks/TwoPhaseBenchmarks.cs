@@ -14,6 +14,7 @@ namespace Switchboard.Benchmarks;
 /// <item>HandWrittenParallel: two databases, each driven in parallel: BEGIN, UPDATE, PREPARE TRANSACTION; then COMMIT PREPARED on both in parallel (the floor).</item>
 /// <item>HandWrittenWithRecords: the same, each branch also inserting a one-column commit record in its PREPARE round trip — the
 /// floor of any protocol that, like Switchboard's default, keeps the decision in the participants (records are not deleted).</item>
+/// <item>HandWrittenBarrier: HandWrittenWithRecords shaped like a transaction API: both UPDATEs end before either PREPARE.</item>
 /// <item>Switchboard: the same work through a distributed transaction; the decision is kept in the participants (the default).</item>
 /// <item>SwitchboardLogDecision: the same, with the decision written to the coordinator log (a SQLite file on the same disk).</item>
 /// <item>SwitchboardInBackground: the same, returning once the decision is durable (phase two in the background).</item>
@@ -137,6 +138,23 @@ public class TwoPhaseBenchmarks
     });
 
     [Benchmark(OperationsPerInvoke = Operations)]
+    public Task HandWrittenBarrier() => RunClients(async id =>
+    {
+        // As HandWrittenWithRecords, but shaped like any transaction API: the caller's work on both databases ends before
+        // either is prepared, instead of each connection going from its UPDATE straight to its PREPARE.
+        var gid = "hb-" + Interlocked.Increment(ref _gid).ToString("D12", System.Globalization.CultureInfo.InvariantCulture);
+        await using var a = await _a.OpenConnectionAsync();
+        await using var b = await _b.OpenConnectionAsync();
+        await using var ta = await a.BeginTransactionAsync();
+        await using var tb = await b.BeginTransactionAsync();
+        await Task.WhenAll(
+            a.ExecuteAsync("UPDATE accounts SET balance = balance + 1 WHERE id = @id", new { id }, ta),
+            b.ExecuteAsync("UPDATE accounts SET balance = balance - 1 WHERE id = @id", new { id }, tb));
+        await Task.WhenAll(RecordAndPrepareAsync(a, ta, gid + "-a"), RecordAndPrepareAsync(b, tb, gid + "-b"));
+        await Task.WhenAll(ExecuteAsync(a, $"COMMIT PREPARED '{gid}-a'"), ExecuteAsync(b, $"COMMIT PREPARED '{gid}-b'"));
+    });
+
+    [Benchmark(OperationsPerInvoke = Operations)]
     public Task Switchboard() => RunClients(async id =>
     {
         await using var tx = await _catalog.BeginDistributedAsync("a", "b");
@@ -184,13 +202,19 @@ public class TwoPhaseBenchmarks
         await connection.ExecuteAsync("UPDATE accounts SET balance = balance + 1 WHERE id = @id", new { id }, tx);
         if (record)
         {
-            await using var insertAndPrepare = new NpgsqlCommand($"INSERT INTO commit_records VALUES (@gid); PREPARE TRANSACTION '{gid}'", connection, tx);
-            insertAndPrepare.Parameters.AddWithValue("gid", gid);
-            await insertAndPrepare.ExecuteNonQueryAsync();
+            await RecordAndPrepareAsync(connection, tx, gid);
             return;
         }
 
         await ExecuteAsync(connection, $"PREPARE TRANSACTION '{gid}'", tx);
+    }
+
+    // The commit record and PREPARE TRANSACTION in one round trip.
+    private static async Task RecordAndPrepareAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string gid)
+    {
+        await using var insertAndPrepare = new NpgsqlCommand($"INSERT INTO commit_records VALUES (@gid); PREPARE TRANSACTION '{gid}'", connection, tx);
+        insertAndPrepare.Parameters.AddWithValue("gid", gid);
+        await insertAndPrepare.ExecuteNonQueryAsync();
     }
 
     // Raw commands for statements whose text changes every time (Dapper would cache each one as a new query).
@@ -284,6 +308,7 @@ public static class TwoPhaseInterleaved
                 ("SingleCommit", bench.SingleCommit),
                 ("HandWrittenParallel", bench.HandWrittenParallel),
                 ("HandWrittenWithRecords", bench.HandWrittenWithRecords),
+                ("HandWrittenBarrier", bench.HandWrittenBarrier),
                 ("Switchboard", bench.Switchboard),
                 ("SwitchboardLogDecision", bench.SwitchboardLogDecision),
                 ("SwitchboardInBackground", bench.SwitchboardInBackground),
