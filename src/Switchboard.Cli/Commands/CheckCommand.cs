@@ -10,7 +10,7 @@ internal static class CheckCommand
 {
     public static Command Create(CliContext context)
     {
-        var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
+        var json = CliJson.CreateOption();
         var command = new Command("check", "Connect to every configured database and report version, latency and pool; for a replicated database, each host's role, lag and circuit breaker; then the shard maps (which shards are reachable) and tenant sets.") { json };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -140,4 +140,7 @@ internal static class CheckCommand
 internal static class CliJson
 {
     public static JsonSerializerOptions Options { get; } = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+
+    /// <summary>The <c>--json</c> flag every command that prints results takes; a table is what they print otherwise.</summary>
+    public static Option<bool> CreateOption(string description = "Print JSON instead of a table.") => new("--json") { Description = description };
 }

@@ -16,7 +16,7 @@ internal static class DiffCommand
     {
         var left = new Argument<string>("databaseA") { Description = "A configured database, or a JSON file from 'switchboard schema --json'." };
         var right = new Argument<string>("databaseB") { Description = "The database (or JSON file) to compare it with." };
-        var json = new Option<bool>("--json") { Description = "Print the differences as JSON." };
+        var json = CliJson.CreateOption("Print the differences as JSON.");
         var exactTypes = new Option<bool>("--exact-types") { Description = "Compare declared types (default: declared types within one dialect, type families across dialects)." };
         var typeFamilies = new Option<bool>("--type-families") { Description = "Compare type families even within one dialect." };
         var names = new Option<NameMatching>("--match-names")

@@ -14,7 +14,7 @@ internal static class RecoverCommand
     public static Command Create(CliContext context)
     {
         var dryRun = new Option<bool>("--dry-run") { Description = "Only say what would be done; touch nothing." };
-        var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
+        var json = CliJson.CreateOption();
         var logFolder = new Option<DirectoryInfo?>("--log-folder")
         {
             Description = $"The application's transaction log folder (default: ./{CliContext.DefaultFolder}/transactions).",

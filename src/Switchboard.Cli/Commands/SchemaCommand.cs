@@ -20,7 +20,7 @@ internal static class SchemaCommand
             Description = "Only these tables or views (repeat the option for several).",
             AllowMultipleArgumentsPerToken = true,
         };
-        var json = new Option<bool>("--json") { Description = "Print the JSON form instead of a tree." };
+        var json = CliJson.CreateOption("Print the JSON form instead of a tree.");
         var constraintIndexes = new Option<bool>("--constraint-indexes")
         {
             Description = "Also list indexes that only back a primary key or unique constraint.",

@@ -22,7 +22,7 @@ internal static class ShardsCommand
 
     private static Command List(CliContext context)
     {
-        var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
+        var json = CliJson.CreateOption();
         var command = new Command("list", "List every shard map: strategy, shards in order, and where each shard's database is.") { json };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -77,7 +77,7 @@ internal static class ShardsCommand
         var mapArgument = new Argument<string>("map") { Description = "The shard map." };
         var keys = new Argument<string[]>("keys") { Description = "One or more shard keys.", Arity = ArgumentArity.OneOrMore };
         var keyType = ShardKeyParser.CreateOption();
-        var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
+        var json = CliJson.CreateOption();
         var command = new Command("locate", "Show which shard holds each key (a lookup map reads its directory table).") { mapArgument, keys, keyType, json };
         command.SetAction(async (parse, cancellationToken) =>
         {

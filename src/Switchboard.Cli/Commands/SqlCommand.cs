@@ -24,7 +24,7 @@ internal static class SqlCommand
             Description = "A database name; set/tenant for a tenant's database; or a shard map name with --key, --all-shards or --shard.",
         };
         var query = new Argument<string>("query") { Description = "The SQL to run (committed when it succeeds; read-only on a fan-out)." };
-        var json = new Option<bool>("--json") { Description = "Print rows as a JSON array of objects." };
+        var json = CliJson.CreateOption("Print rows as a JSON array of objects.");
         var csv = new Option<bool>("--csv") { Description = "Print rows as CSV with a header line." };
         var readOnly = new Option<bool>("--read-only") { Description = "Run in a read-only transaction." };
         var key = new Option<string?>("--key") { Description = "TARGET is a shard map: run on the shard that holds this key." };

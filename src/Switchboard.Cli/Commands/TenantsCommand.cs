@@ -30,7 +30,7 @@ internal static class TenantsCommand
 
     private static Command List(CliContext context)
     {
-        var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
+        var json = CliJson.CreateOption();
         var command = new Command("list", "List every tenant set: where its databases are, its template and its connection cap.") { json };
         command.SetAction(async (parse, cancellationToken) =>
         {
