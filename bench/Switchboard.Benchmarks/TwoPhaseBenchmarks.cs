@@ -21,7 +21,8 @@ namespace Switchboard.Benchmarks;
 /// <item>Sequential: prepare one database, then the other, then commit one, then the other (what SQLAlchemy's twophase does).</item>
 /// </list>
 /// </summary>
-[SimpleJob(warmupCount: 3, iterationCount: 10)]
+// Thirty warm-up iterations (at least 15 s): tiered compilation settles only after about 10 s with two cores shared with the server.
+[SimpleJob(warmupCount: 30, iterationCount: 10)]
 [MedianColumn]
 public class TwoPhaseBenchmarks
 {
@@ -327,9 +328,20 @@ public static class TwoPhaseInterleaved
                 var cpu = variants.ToDictionary(v => v.Name, _ => new List<double>());
                 var allocated = variants.ToDictionary(v => v.Name, _ => new List<double>());
                 var serverTicks = variants.ToDictionary(v => v.Name, _ => 0L);
-                for (var round = -2; round < rounds; round++)
+
+                // Warm-up rounds are measured like the others and discarded, until the JIT has settled: tiered compilation keeps
+                // recompiling hot methods in the background for seconds after start (about 10 s with two cores shared with
+                // the server), and rounds measured meanwhile pay for it unevenly. Settled: at least 15 s of warm-up, and a
+                // round that compiled at most two methods; warm-up ends after 60 s regardless.
+                var warmUpStarted = System.Diagnostics.Stopwatch.GetTimestamp();
+                var warmUpRounds = 0;
+                var measuring = false;
+                (long Methods, TimeSpan Time) jitBefore = default;
+                for (var measured = 0; measured < rounds;)
                 {
-                    // Rounds -2 and -1 warm up; the order changes every round.
+                    var compiledBefore = System.Runtime.JitInfo.GetCompiledMethodCount();
+
+                    // The order changes every round.
                     foreach (var (name, run) in variants.OrderBy(_ => Random.Shared.Next()))
                     {
                         var serverBefore = ServerTicks(); // outside the client's measured window: reading /proc costs CPU
@@ -340,7 +352,7 @@ public static class TwoPhaseInterleaved
                         var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
                         var cpuUsed = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
                         var allocatedBytes = GC.GetTotalAllocatedBytes(precise: false) - allocatedBefore;
-                        if (round >= 0)
+                        if (measuring)
                         {
                             samples[name].Add(elapsed.TotalMicroseconds / 64);
                             cpu[name].Add(cpuUsed.TotalMicroseconds / 64);
@@ -348,10 +360,29 @@ public static class TwoPhaseInterleaved
                             serverTicks[name] += ServerTicks() - serverBefore;
                         }
                     }
+
+                    if (measuring)
+                    {
+                        measured++;
+                        continue;
+                    }
+
+                    var warmedUp = System.Diagnostics.Stopwatch.GetElapsedTime(warmUpStarted);
+                    warmUpRounds++;
+                    if (warmedUp > TimeSpan.FromSeconds(15) && System.Runtime.JitInfo.GetCompiledMethodCount() - compiledBefore <= 2
+                        || warmedUp > TimeSpan.FromSeconds(60))
+                    {
+                        measuring = true;
+                        jitBefore = (System.Runtime.JitInfo.GetCompiledMethodCount(), System.Runtime.JitInfo.GetCompilationTime());
+                        Console.WriteLine($"clients={clients}: warmed up in {warmUpRounds} rounds, {warmedUp.TotalSeconds:0.0} s");
+                    }
                 }
 
                 var baseline = samples.TryGetValue("HandWrittenParallel", out var handWritten) ? Median(handWritten) : double.NaN;
-                Console.WriteLine($"clients={clients} ({rounds} rounds of 64 transactions each, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]})");
+                var jitted = System.Runtime.JitInfo.GetCompiledMethodCount() - jitBefore.Methods;
+                var jitTime = System.Runtime.JitInfo.GetCompilationTime() - jitBefore.Time;
+                Console.WriteLine($"clients={clients} ({rounds} rounds of 64 transactions each, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}; "
+                    + $"{jitted} methods compiled in {jitTime.TotalMilliseconds:0} ms during the measured rounds)");
                 foreach (var (name, _) in variants)
                 {
                     var median = Median(samples[name]);

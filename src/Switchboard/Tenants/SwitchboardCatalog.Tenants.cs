@@ -9,8 +9,8 @@ public sealed partial class SwitchboardCatalog
     private FrozenDictionary<string, TenantSet> _tenantSets = FrozenDictionary<string, TenantSet>.Empty;
     private IReadOnlyList<ConnectionLimiter> _limiters = [];
 
-    /// <summary>The configured tenant set names, sorted.</summary>
-    public IReadOnlyList<string> TenantSetNames => [.. _tenantSets.Keys.Order(StringComparer.OrdinalIgnoreCase)];
+    /// <summary>The configured tenant set names, sorted (once: every distributed transaction's begin reads them).</summary>
+    public IReadOnlyList<string> TenantSetNames { get; private set; } = [];
 
     /// <summary>A tenant set (a database per tenant); throws <see cref="UnknownTenantSetException"/> listing the sets.</summary>
     public TenantSet Tenants(string name)
@@ -34,6 +34,7 @@ public sealed partial class SwitchboardCatalog
     internal void AttachTenantSets(IEnumerable<TenantSet> sets, IEnumerable<ConnectionLimiter> limiters)
     {
         _tenantSets = sets.ToFrozenDictionary(s => s.Name, StringComparer.OrdinalIgnoreCase);
+        TenantSetNames = [.. _tenantSets.Keys.Order(StringComparer.OrdinalIgnoreCase)];
         _limiters = [.. limiters];
     }
 
