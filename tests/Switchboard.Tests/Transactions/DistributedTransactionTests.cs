@@ -51,6 +51,32 @@ public sealed class DistributedTransactionTests(DatabaseServers servers) : IAsyn
         Assert.Equal(0, catalog.GetEngine("billing").GetPoolStatistics().InUse);
     }
 
+    [Fact]
+    public async Task Decision_tables_key_transaction_ids_by_their_exact_bytes()
+    {
+        // The first distributed transaction creates the tables in both participants.
+        await using (var tx = await _rig.Catalog().BeginDistributedAsync("orders", "billing"))
+        {
+            await TwoPhaseRig.TransferAsync(tx, "orders", "billing", 1, async: true);
+            await tx.CommitAsync();
+        }
+
+        // PostgreSQL: byte order, whatever the database's collation.
+        await using (var pg = await _rig.Observer.GetEngine("orders").OpenConnectionAsync())
+        {
+            Assert.Equal("C", await pg.ExecuteScalarAsync<string>(
+                "SELECT collname FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation WHERE a.attrelid = 'switchboard_tx_decision'::regclass AND a.attname = 'gtid'"));
+        }
+
+        // MySQL: ids that differ only in case are two keys (a case-insensitive default collation would call them duplicates).
+        await using var my = await _rig.Observer.GetEngine("billing").OpenConnectionAsync();
+        const string Insert = "INSERT INTO switchboard_tx_decision (gtid, outcome, participants, decided_ms) VALUES (@gtid, 'C', '', 0)";
+        await my.ExecuteAsync(Insert, new { gtid = "case-test.Ab/0" });
+        await my.ExecuteAsync(Insert, new { gtid = "case-test.aB/0" });
+        Assert.Equal(1, await my.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM switchboard_tx_decision WHERE gtid = 'case-test.ab/0' OR gtid = 'case-test.Ab/0'"));
+        await my.ExecuteAsync("DELETE FROM switchboard_tx_decision WHERE gtid LIKE 'case-test.%'");
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
