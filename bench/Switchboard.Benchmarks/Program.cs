@@ -17,6 +17,12 @@ if (args is ["two-phase-interleaved", .. var rest])
     return 0;
 }
 
+if (args is ["two-phase-steps", .. var stepArgs])
+{
+    await TwoPhaseSteps.RunAsync(stepArgs); // per-step medians, see docs/benchmarks.md
+    return 0;
+}
+
 if (args.Length > 0 && args[0] == "failover")
 {
     return await FailoverHarness.RunAsync(args);

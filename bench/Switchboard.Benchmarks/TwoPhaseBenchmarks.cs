@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using BenchmarkDotNet.Attributes;
 using Dapper;
 using Npgsql;
@@ -6,7 +7,7 @@ namespace Switchboard.Benchmarks;
 
 /// <summary>
 /// Two-phase commit against one PostgreSQL server with fsync on (SWITCHBOARD_BENCH_PG: an ADO.NET connection string for a
-/// superuser; max_prepared_transactions above 0). Every transaction updates one row per database — each client its own rows,
+/// superuser; max_prepared_transactions above 0), or two (SWITCHBOARD_BENCH_PG_B: a second server, for database b). Every transaction updates one row per database — each client its own rows,
 /// so clients never wait for each other's locks. Per operation: the mean at 1 client is the latency, at 16 clients the
 /// inverse of the throughput.
 /// <list type="bullet">
@@ -45,28 +46,30 @@ public class TwoPhaseBenchmarks
     {
         var server = Environment.GetEnvironmentVariable("SWITCHBOARD_BENCH_PG")
             ?? throw new InvalidOperationException("set SWITCHBOARD_BENCH_PG to a connection string of a PostgreSQL with fsync on (see docs/benchmarks.md)");
-        var names = new[] { "bench2pc_single", "bench2pc_a", "bench2pc_b" };
-        using (var admin = new NpgsqlConnection(server))
+        // SWITCHBOARD_BENCH_PG_B (optional): a second server for database b, so that the two participants flush separate WALs,
+        // as participants on two servers do.
+        var serverB = Environment.GetEnvironmentVariable("SWITCHBOARD_BENCH_PG_B") is { Length: > 0 } second ? second : server;
+        var databases = new[] { ("bench2pc_single", server), ("bench2pc_a", server), ("bench2pc_b", serverB) };
+        foreach (var (name, host) in databases)
         {
+            using var admin = new NpgsqlConnection(host);
             admin.Open();
-            foreach (var name in names)
-            {
-                // A run killed between the phases leaves prepared transactions, which would block the DROP.
-                foreach (var (gid, database) in admin.Query<(string, string)>("SELECT gid, database FROM pg_prepared_xacts WHERE database = @name", new { name }))
-                {
-                    using var owner = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(server) { Database = database, Pooling = false }.ConnectionString);
-                    owner.Open();
-                    owner.Execute($"ROLLBACK PREPARED '{gid.Replace("'", "''", StringComparison.Ordinal)}'");
-                }
 
-                admin.Execute($"DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                admin.Execute($"CREATE DATABASE {name}");
+            // A run killed between the phases leaves prepared transactions, which would block the DROP.
+            foreach (var (gid, database) in admin.Query<(string, string)>("SELECT gid, database FROM pg_prepared_xacts WHERE database = @name", new { name }))
+            {
+                using var owner = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(host) { Database = database, Pooling = false }.ConnectionString);
+                owner.Open();
+                owner.Execute($"ROLLBACK PREPARED '{gid.Replace("'", "''", StringComparison.Ordinal)}'");
             }
+
+            admin.Execute($"DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            admin.Execute($"CREATE DATABASE {name}");
         }
 
-        NpgsqlDataSource Open(string database)
+        NpgsqlDataSource Open((string Name, string Host) database)
         {
-            var builder = new NpgsqlConnectionStringBuilder(server) { Database = database, MaxPoolSize = 40 };
+            var builder = new NpgsqlConnectionStringBuilder(database.Host) { Database = database.Name, MaxPoolSize = 40 };
             var source = NpgsqlDataSource.Create(builder.ConnectionString);
             using var connection = source.OpenConnection();
             connection.Execute("CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance BIGINT NOT NULL)");
@@ -75,15 +78,19 @@ public class TwoPhaseBenchmarks
             return source;
         }
 
-        _single = Open(names[0]);
-        _a = Open(names[1]);
-        _b = Open(names[2]);
+        _single = Open(databases[0]);
+        _a = Open(databases[1]);
+        _b = Open(databases[2]);
         _logFolder = Path.Combine(Path.GetTempPath(), "sb-bench-log-" + Guid.NewGuid().ToString("N")[..8]);
-        var url = new NpgsqlConnectionStringBuilder(server);
-        string Url(string database) => $"postgresql://{url.Username}:{Uri.EscapeDataString(url.Password ?? "")}@{url.Host}:{url.Port}/{database}";
+        static string Url((string Name, string Host) database)
+        {
+            var url = new NpgsqlConnectionStringBuilder(database.Host);
+            return $"postgresql://{url.Username}:{Uri.EscapeDataString(url.Password ?? "")}@{url.Host}:{url.Port}/{database.Name}";
+        }
+
         SwitchboardCatalog Catalog(bool decisionsInParticipants, string folder) => SwitchboardCatalog.CreateBuilder()
-            .AddDatabase("a", Url(names[1]), o => o.Pool.MaxSize = 40)
-            .AddDatabase("b", Url(names[2]), o => o.Pool.MaxSize = 40)
+            .AddDatabase("a", Url(databases[1]), o => o.Pool.MaxSize = 40)
+            .AddDatabase("b", Url(databases[2]), o => o.Pool.MaxSize = 40)
             .ConfigureTransactions(o =>
             {
                 o.LogFolder = folder;
@@ -197,6 +204,74 @@ public class TwoPhaseBenchmarks
         await ExecuteAsync(b, $"COMMIT PREPARED '{gid}-b'");
     });
 
+    /// <summary>One Switchboard transfer, timed by step (µs, and thread-pool work items): begin, the two UPDATEs, commit, dispose.</summary>
+    internal async Task<(double[] Micros, double[] WorkItems)> SwitchboardStepsAsync(int id)
+    {
+        var clock = new StepClock(5);
+        clock.Mark(0);
+        var tx = await _catalog.BeginDistributedAsync("a", "b");
+        clock.Mark(1);
+        await Task.WhenAll(
+            tx.Session("a").ExecuteAsync("UPDATE accounts SET balance = balance + 1 WHERE id = @id", new { id }),
+            tx.Session("b").ExecuteAsync("UPDATE accounts SET balance = balance - 1 WHERE id = @id", new { id }));
+        clock.Mark(2);
+        await tx.CommitAsync();
+        clock.Mark(3);
+        await tx.DisposeAsync();
+        clock.Mark(4);
+        return clock.Steps();
+    }
+
+    /// <summary>
+    /// One <see cref="HandWrittenBarrier"/> transfer, timed by step (µs, and thread-pool work items): open and begin, the two
+    /// UPDATEs, record and prepare, commit prepared, dispose. <paramref name="switchboardRecord"/>: the record Switchboard
+    /// writes (its table, a 50-character id and the time) instead of a one-column row.
+    /// </summary>
+    internal async Task<(double[] Micros, double[] WorkItems)> BarrierStepsAsync(int id, bool switchboardRecord)
+    {
+        var clock = new StepClock(6);
+        clock.Mark(0);
+        var gid = (switchboardRecord ? "sb1.bench-coordinator.3f9a2c7d1e0b.k2x9q1.hs-" : "hb-")
+            + Interlocked.Increment(ref _gid).ToString("D12", System.Globalization.CultureInfo.InvariantCulture);
+        // Disposed explicitly at the end, to time it (a failure ends the run anyway).
+        var a = await _a.OpenConnectionAsync();
+        var b = await _b.OpenConnectionAsync();
+        var ta = await a.BeginTransactionAsync();
+        var tb = await b.BeginTransactionAsync();
+        clock.Mark(1);
+        await Task.WhenAll(
+            a.ExecuteAsync("UPDATE accounts SET balance = balance + 1 WHERE id = @id", new { id }, ta),
+            b.ExecuteAsync("UPDATE accounts SET balance = balance - 1 WHERE id = @id", new { id }, tb));
+        clock.Mark(2);
+        await Task.WhenAll(RecordAndPrepareAsync(a, ta, gid + "-a", switchboardRecord), RecordAndPrepareAsync(b, tb, gid + "-b", switchboardRecord));
+        clock.Mark(3);
+        await Task.WhenAll(ExecuteAsync(a, $"COMMIT PREPARED '{gid}-a'"), ExecuteAsync(b, $"COMMIT PREPARED '{gid}-b'"));
+        clock.Mark(4);
+        await ta.DisposeAsync();
+        await tb.DisposeAsync();
+        await a.DisposeAsync();
+        await b.DisposeAsync();
+        clock.Mark(5);
+        return clock.Steps();
+    }
+
+    /// <summary>Time and thread-pool work items at each mark; <see cref="Steps"/> gives what each step between two marks took.</summary>
+    private sealed class StepClock(int marks)
+    {
+        private readonly long[] _timestamps = new long[marks];
+        private readonly long[] _workItems = new long[marks];
+
+        public void Mark(int index)
+        {
+            _timestamps[index] = Stopwatch.GetTimestamp();
+            _workItems[index] = ThreadPool.CompletedWorkItemCount;
+        }
+
+        public (double[] Micros, double[] WorkItems) Steps() =>
+            ([.. _timestamps.Zip(_timestamps.Skip(1), (from, to) => Stopwatch.GetElapsedTime(from, to).TotalMicroseconds)],
+             [.. _workItems.Zip(_workItems.Skip(1), (from, to) => (double)(to - from))]);
+    }
+
     private static async Task PrepareAsync(NpgsqlConnection connection, int id, string gid, bool record = false)
     {
         await using var tx = await connection.BeginTransactionAsync();
@@ -210,11 +285,19 @@ public class TwoPhaseBenchmarks
         await ExecuteAsync(connection, $"PREPARE TRANSACTION '{gid}'", tx);
     }
 
-    // The commit record and PREPARE TRANSACTION in one round trip.
-    private static async Task RecordAndPrepareAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string gid)
+    // The commit record and PREPARE TRANSACTION in one round trip; switchboardRecord: Switchboard's row instead of one column.
+    private static async Task RecordAndPrepareAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string gid, bool switchboardRecord = false)
     {
-        await using var insertAndPrepare = new NpgsqlCommand($"INSERT INTO commit_records VALUES (@gid); PREPARE TRANSACTION '{gid}'", connection, tx);
+        var insert = switchboardRecord
+            ? "INSERT INTO switchboard_tx_decision (gtid, outcome, participants, decided_ms) VALUES (@gid, 'C', '', @ms)"
+            : "INSERT INTO commit_records VALUES (@gid)";
+        await using var insertAndPrepare = new NpgsqlCommand($"{insert}; PREPARE TRANSACTION '{gid}'", connection, tx);
         insertAndPrepare.Parameters.AddWithValue("gid", gid);
+        if (switchboardRecord)
+        {
+            insertAndPrepare.Parameters.AddWithValue("ms", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        }
+
         await insertAndPrepare.ExecuteNonQueryAsync();
     }
 
@@ -295,8 +378,12 @@ public class CoordinatorLogBenchmarks
 /// </summary>
 public static class TwoPhaseInterleaved
 {
+    // First-chance exceptions thrown in this process (by Switchboard, the drivers, or the benchmark): none belong on the happy path.
+    private static long _firstChanceExceptions;
+
     public static async Task RunAsync(string[] args)
     {
+        AppDomain.CurrentDomain.FirstChanceException += (_, _) => Interlocked.Increment(ref _firstChanceExceptions);
         // two-phase-interleaved [ROUNDS [CLIENTS,... [VARIANT,...]]]; naming variants runs only those (e.g. under a profiler).
         var rounds = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 15;
         var clientCounts = args.Length > 1 ? args[1].Split(',').Select(c => int.Parse(c, System.Globalization.CultureInfo.InvariantCulture)).ToArray() : [1, 16];
@@ -328,6 +415,9 @@ public static class TwoPhaseInterleaved
                 var cpu = variants.ToDictionary(v => v.Name, _ => new List<double>());
                 var allocated = variants.ToDictionary(v => v.Name, _ => new List<double>());
                 var serverTicks = variants.ToDictionary(v => v.Name, _ => 0L);
+                var workItems = variants.ToDictionary(v => v.Name, _ => new List<double>());
+                var contentions = variants.ToDictionary(v => v.Name, _ => new List<double>());
+                var exceptions = variants.ToDictionary(v => v.Name, _ => new List<double>());
 
                 // Warm-up rounds are measured like the others and discarded, until the JIT has settled: tiered compilation keeps
                 // recompiling hot methods in the background for seconds after start (about 10 s with two cores shared with
@@ -348,15 +438,24 @@ public static class TwoPhaseInterleaved
                         var started = System.Diagnostics.Stopwatch.GetTimestamp();
                         var cpuBefore = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
                         var allocatedBefore = GC.GetTotalAllocatedBytes(precise: false);
+                        var workItemsBefore = ThreadPool.CompletedWorkItemCount;
+                        var contentionsBefore = Monitor.LockContentionCount;
+                        var exceptionsBefore = Interlocked.Read(ref _firstChanceExceptions);
                         await run();
                         var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
                         var cpuUsed = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
                         var allocatedBytes = GC.GetTotalAllocatedBytes(precise: false) - allocatedBefore;
+                        var workItemsDone = ThreadPool.CompletedWorkItemCount - workItemsBefore;
+                        var contended = Monitor.LockContentionCount - contentionsBefore;
+                        var thrown = Interlocked.Read(ref _firstChanceExceptions) - exceptionsBefore;
                         if (measuring)
                         {
                             samples[name].Add(elapsed.TotalMicroseconds / 64);
                             cpu[name].Add(cpuUsed.TotalMicroseconds / 64);
                             allocated[name].Add(allocatedBytes / 64.0);
+                            workItems[name].Add(workItemsDone / 64.0);
+                            contentions[name].Add(contended / 64.0);
+                            exceptions[name].Add(thrown / 64.0);
                             serverTicks[name] += ServerTicks() - serverBefore;
                         }
                     }
@@ -388,7 +487,9 @@ public static class TwoPhaseInterleaved
                     var median = Median(samples[name]);
                     Console.WriteLine($"  {name,-24} {median,10:0} us/transaction   {median / baseline,5:0.00}x hand-written   {1_000_000 / median,8:0} tx/s   "
                         + $"client CPU {Median(cpu[name]),6:0} us/transaction   allocated {Median(allocated[name]) / 1024,6:0.0} KiB/transaction   "
-                        + $"server CPU {serverTicks[name] * 10_000.0 / (rounds * 64),6:0} us/transaction");
+                        + $"server CPU {serverTicks[name] * 10_000.0 / (rounds * 64),6:0} us/transaction   "
+                        + $"thread-pool work items {Median(workItems[name]),5:0.0}   lock contentions {Median(contentions[name]),5:0.00}   "
+                        + $"exceptions {exceptions[name].Average(),5:0.00} /transaction");
                 }
             }
         }
