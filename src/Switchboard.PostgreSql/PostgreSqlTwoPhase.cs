@@ -15,7 +15,7 @@ public sealed partial class PostgreSqlDialect
 {
     private static readonly TransactionTableSql PostgreSqlTables = TransactionTableSql.Standard with
     {
-        // Ids are ASCII and compared for equality only: byte order ("C") spares every index comparison the database's
+        // Ids are ASCII and compared for equality only: in byte order ("C") no index comparison pays for the database's
         // collation (measured: 6.8 against 9.5 us per record insert under an ICU "en" collation).
         CreateTables = [TransactionTableSql.Standard.CreateDecisionTable.Replace("gtid VARCHAR(100)", "gtid VARCHAR(100) COLLATE \"C\"", StringComparison.Ordinal),
             .. TransactionTableSql.Standard.CreateTables.Skip(1)],
