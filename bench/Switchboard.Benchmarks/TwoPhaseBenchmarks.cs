@@ -415,6 +415,7 @@ public static class TwoPhaseInterleaved
                 var cpu = variants.ToDictionary(v => v.Name, _ => new List<double>());
                 var allocated = variants.ToDictionary(v => v.Name, _ => new List<double>());
                 var serverTicks = variants.ToDictionary(v => v.Name, _ => 0L);
+                var switches = variants.ToDictionary(v => v.Name, _ => new ContextSwitches());
                 var workItems = variants.ToDictionary(v => v.Name, _ => new List<double>());
                 var contentions = variants.ToDictionary(v => v.Name, _ => new List<double>());
                 var exceptions = variants.ToDictionary(v => v.Name, _ => new List<double>());
@@ -434,7 +435,9 @@ public static class TwoPhaseInterleaved
                     // The order changes every round.
                     foreach (var (name, run) in variants.OrderBy(_ => Random.Shared.Next()))
                     {
-                        var serverBefore = ServerTicks(); // outside the client's measured window: reading /proc costs CPU
+                        // Outside the client's measured window: reading /proc costs CPU.
+                        var serverBefore = ServerUsage();
+                        var clientSwitchesBefore = ClientSwitches();
                         var started = System.Diagnostics.Stopwatch.GetTimestamp();
                         var cpuBefore = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
                         var allocatedBefore = GC.GetTotalAllocatedBytes(precise: false);
@@ -456,7 +459,11 @@ public static class TwoPhaseInterleaved
                             workItems[name].Add(workItemsDone / 64.0);
                             contentions[name].Add(contended / 64.0);
                             exceptions[name].Add(thrown / 64.0);
-                            serverTicks[name] += ServerTicks() - serverBefore;
+                            var serverAfter = ServerUsage();
+                            var clientSwitchesAfter = ClientSwitches();
+                            serverTicks[name] += serverAfter.Ticks - serverBefore.Ticks;
+                            switches[name].Add(clientSwitchesAfter.Voluntary - clientSwitchesBefore.Voluntary, clientSwitchesAfter.Involuntary - clientSwitchesBefore.Involuntary,
+                                serverAfter.Voluntary - serverBefore.Voluntary, serverAfter.Involuntary - serverBefore.Involuntary);
                         }
                     }
 
@@ -489,7 +496,8 @@ public static class TwoPhaseInterleaved
                         + $"client CPU {Median(cpu[name]),6:0} us/transaction   allocated {Median(allocated[name]) / 1024,6:0.0} KiB/transaction   "
                         + $"server CPU {serverTicks[name] * 10_000.0 / (rounds * 64),6:0} us/transaction   "
                         + $"thread-pool work items {Median(workItems[name]),5:0.0}   lock contentions {Median(contentions[name]),5:0.00}   "
-                        + $"exceptions {exceptions[name].Average(),5:0.00} /transaction");
+                        + $"exceptions {exceptions[name].Average(),5:0.00} /transaction   context switches per transaction (voluntary/involuntary) "
+                        + switches[name].PerTransaction(rounds * 64));
                 }
             }
         }
@@ -500,12 +508,13 @@ public static class TwoPhaseInterleaved
     }
 
     /// <summary>
-    /// CPU time (user + system, in clock ticks of 10 ms) of every PostgreSQL process on this machine, from /proc: the
-    /// database server's share of the work, summed over all rounds (one round is too short for the clock's resolution).
+    /// CPU time (user + system, in clock ticks of 10 ms) and context switches of every PostgreSQL process on this machine,
+    /// from /proc: the database server's share of the work, summed over all rounds (one round is too short for the clock's
+    /// resolution). A PostgreSQL process has one thread, so its status is the whole process's.
     /// </summary>
-    private static long ServerTicks()
+    private static (long Ticks, long Voluntary, long Involuntary) ServerUsage()
     {
-        long ticks = 0;
+        long ticks = 0, voluntary = 0, involuntary = 0;
         foreach (var directory in Directory.EnumerateDirectories("/proc"))
         {
             if (!char.IsAsciiDigit(Path.GetFileName(directory)[0]))
@@ -524,6 +533,9 @@ public static class TwoPhaseInterleaved
 
                 var fields = stat[(close + 2)..].Split(' ');
                 ticks += long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture);
+                var (v, i) = Switches(Path.Combine(directory, "status"));
+                voluntary += v;
+                involuntary += i;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -531,7 +543,64 @@ public static class TwoPhaseInterleaved
             }
         }
 
-        return ticks;
+        return (ticks, voluntary, involuntary);
+    }
+
+    /// <summary>Context switches of this process's live threads (a thread that has ended takes its count with it).</summary>
+    private static (long Voluntary, long Involuntary) ClientSwitches()
+    {
+        long voluntary = 0, involuntary = 0;
+        foreach (var thread in Directory.EnumerateDirectories("/proc/self/task"))
+        {
+            try
+            {
+                var (v, i) = Switches(Path.Combine(thread, "status"));
+                voluntary += v;
+                involuntary += i;
+            }
+            catch (IOException)
+            {
+                // The thread ended while we looked.
+            }
+        }
+
+        return (voluntary, involuntary);
+    }
+
+    private static (long Voluntary, long Involuntary) Switches(string statusFile)
+    {
+        long voluntary = 0, involuntary = 0;
+        foreach (var line in File.ReadLines(statusFile))
+        {
+            if (line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal))
+            {
+                voluntary = long.Parse(line.AsSpan(line.IndexOf(':') + 1).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            }
+            else if (line.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal))
+            {
+                involuntary = long.Parse(line.AsSpan(line.IndexOf(':') + 1).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+
+        return (voluntary, involuntary);
+    }
+
+    /// <summary>Context switches of the client and of the server, summed over a variant's measured rounds.</summary>
+    private sealed class ContextSwitches
+    {
+        private long _clientVoluntary, _clientInvoluntary, _serverVoluntary, _serverInvoluntary;
+
+        public void Add(long clientVoluntary, long clientInvoluntary, long serverVoluntary, long serverInvoluntary)
+        {
+            _clientVoluntary += clientVoluntary;
+            _clientInvoluntary += clientInvoluntary;
+            _serverVoluntary += serverVoluntary;
+            _serverInvoluntary += serverInvoluntary;
+        }
+
+        public string PerTransaction(int transactions) =>
+            $"client {_clientVoluntary / (double)transactions:0.0}/{_clientInvoluntary / (double)transactions:0.0}, "
+            + $"server {_serverVoluntary / (double)transactions:0.0}/{_serverInvoluntary / (double)transactions:0.0}";
     }
 
     private static double Median(List<double> values)
