@@ -75,6 +75,9 @@ public class TwoPhaseBenchmarks
             connection.Execute("CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance BIGINT NOT NULL)");
             connection.Execute("INSERT INTO accounts SELECT g, 0 FROM generate_series(1, 64) g");
             connection.Execute("CREATE TABLE commit_records (gtid VARCHAR(100) PRIMARY KEY)");
+
+            // Switchboard's own decision table, as it creates it on first use: HandWrittenBarrierSwitchboardRecord writes into it.
+            connection.Execute(new global::Switchboard.PostgreSql.PostgreSqlDialect().TransactionTables.CreateDecisionTable);
             return source;
         }
 
@@ -159,6 +162,24 @@ public class TwoPhaseBenchmarks
             a.ExecuteAsync("UPDATE accounts SET balance = balance + 1 WHERE id = @id", new { id }, ta),
             b.ExecuteAsync("UPDATE accounts SET balance = balance - 1 WHERE id = @id", new { id }, tb));
         await Task.WhenAll(RecordAndPrepareAsync(a, ta, gid + "-a"), RecordAndPrepareAsync(b, tb, gid + "-b"));
+        await Task.WhenAll(ExecuteAsync(a, $"COMMIT PREPARED '{gid}-a'"), ExecuteAsync(b, $"COMMIT PREPARED '{gid}-b'"));
+    });
+
+    /// <summary>
+    /// <see cref="HandWrittenBarrier"/> writing the record Switchboard writes (its table, a 50-character id and the time):
+    /// what the record's shape costs. Interleaved runs only.
+    /// </summary>
+    public Task HandWrittenBarrierSwitchboardRecord() => RunClients(async id =>
+    {
+        var gid = "sb1.bench-coordinator.3f9a2c7d1e0b.k2x9q1.hs-" + Interlocked.Increment(ref _gid).ToString("D12", System.Globalization.CultureInfo.InvariantCulture);
+        await using var a = await _a.OpenConnectionAsync();
+        await using var b = await _b.OpenConnectionAsync();
+        await using var ta = await a.BeginTransactionAsync();
+        await using var tb = await b.BeginTransactionAsync();
+        await Task.WhenAll(
+            a.ExecuteAsync("UPDATE accounts SET balance = balance + 1 WHERE id = @id", new { id }, ta),
+            b.ExecuteAsync("UPDATE accounts SET balance = balance - 1 WHERE id = @id", new { id }, tb));
+        await Task.WhenAll(RecordAndPrepareAsync(a, ta, gid + "-a", switchboardRecord: true), RecordAndPrepareAsync(b, tb, gid + "-b", switchboardRecord: true));
         await Task.WhenAll(ExecuteAsync(a, $"COMMIT PREPARED '{gid}-a'"), ExecuteAsync(b, $"COMMIT PREPARED '{gid}-b'"));
     });
 
@@ -397,6 +418,7 @@ public static class TwoPhaseInterleaved
                 ("HandWrittenParallel", bench.HandWrittenParallel),
                 ("HandWrittenWithRecords", bench.HandWrittenWithRecords),
                 ("HandWrittenBarrier", bench.HandWrittenBarrier),
+                ("HandWrittenBarrierSwitchboardRecord", bench.HandWrittenBarrierSwitchboardRecord),
                 ("Switchboard", bench.Switchboard),
                 ("SwitchboardLogDecision", bench.SwitchboardLogDecision),
                 ("SwitchboardInBackground", bench.SwitchboardInBackground),
@@ -492,7 +514,7 @@ public static class TwoPhaseInterleaved
                 foreach (var (name, _) in variants)
                 {
                     var median = Median(samples[name]);
-                    Console.WriteLine($"  {name,-24} {median,10:0} us/transaction   {median / baseline,5:0.00}x hand-written   {1_000_000 / median,8:0} tx/s   "
+                    Console.WriteLine($"  {name,-36} {median,10:0} us/transaction   {median / baseline,5:0.00}x hand-written   {1_000_000 / median,8:0} tx/s   "
                         + $"client CPU {Median(cpu[name]),6:0} us/transaction   allocated {Median(allocated[name]) / 1024,6:0.0} KiB/transaction   "
                         + $"server CPU {serverTicks[name] * 10_000.0 / (rounds * 64),6:0} us/transaction   "
                         + $"thread-pool work items {Median(workItems[name]),5:0.0}   lock contentions {Median(contentions[name]),5:0.00}   "

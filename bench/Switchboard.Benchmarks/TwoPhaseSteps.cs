@@ -18,8 +18,6 @@ public static class TwoPhaseSteps
         try
         {
             var samples = Variants.Select(_ => new List<(double[] Micros, double[] WorkItems)>()).ToArray();
-            await bench.SwitchboardStepsAsync(1); // creates Switchboard's record table, which one of the variants writes into
-
             // The first 20 s warm up (tiered compilation settles after about 10 s here) and are not counted.
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
             var warmUp = TimeSpan.FromSeconds(20);
