@@ -148,30 +148,21 @@ public class TwoPhaseBenchmarks
         await Task.WhenAll(ExecuteAsync(a, $"COMMIT PREPARED '{gid}-a'"), ExecuteAsync(b, $"COMMIT PREPARED '{gid}-b'"));
     });
 
+    // As HandWrittenWithRecords, but shaped like any transaction API: the caller's work on both databases ends before
+    // either is prepared, instead of each connection going from its UPDATE straight to its PREPARE.
     [Benchmark(OperationsPerInvoke = Operations)]
-    public Task HandWrittenBarrier() => RunClients(async id =>
-    {
-        // As HandWrittenWithRecords, but shaped like any transaction API: the caller's work on both databases ends before
-        // either is prepared, instead of each connection going from its UPDATE straight to its PREPARE.
-        var gid = "hb-" + Interlocked.Increment(ref _gid).ToString("D12", System.Globalization.CultureInfo.InvariantCulture);
-        await using var a = await _a.OpenConnectionAsync();
-        await using var b = await _b.OpenConnectionAsync();
-        await using var ta = await a.BeginTransactionAsync();
-        await using var tb = await b.BeginTransactionAsync();
-        await Task.WhenAll(
-            a.ExecuteAsync("UPDATE accounts SET balance = balance + 1 WHERE id = @id", new { id }, ta),
-            b.ExecuteAsync("UPDATE accounts SET balance = balance - 1 WHERE id = @id", new { id }, tb));
-        await Task.WhenAll(RecordAndPrepareAsync(a, ta, gid + "-a"), RecordAndPrepareAsync(b, tb, gid + "-b"));
-        await Task.WhenAll(ExecuteAsync(a, $"COMMIT PREPARED '{gid}-a'"), ExecuteAsync(b, $"COMMIT PREPARED '{gid}-b'"));
-    });
+    public Task HandWrittenBarrier() => RunClients(id => BarrierTransferAsync(id, switchboardRecord: false));
 
     /// <summary>
     /// <see cref="HandWrittenBarrier"/> writing the record Switchboard writes (its table, a 50-character id and the time):
     /// what the record's shape costs. Interleaved runs only.
     /// </summary>
-    public Task HandWrittenBarrierSwitchboardRecord() => RunClients(async id =>
+    public Task HandWrittenBarrierSwitchboardRecord() => RunClients(id => BarrierTransferAsync(id, switchboardRecord: true));
+
+    private async Task BarrierTransferAsync(int id, bool switchboardRecord)
     {
-        var gid = "sb1.bench-coordinator.3f9a2c7d1e0b.k2x9q1.hs-" + Interlocked.Increment(ref _gid).ToString("D12", System.Globalization.CultureInfo.InvariantCulture);
+        var gid = (switchboardRecord ? "sb1.bench-coordinator.3f9a2c7d1e0b.k2x9q1.hs-" : "hb-")
+            + Interlocked.Increment(ref _gid).ToString("D12", System.Globalization.CultureInfo.InvariantCulture);
         await using var a = await _a.OpenConnectionAsync();
         await using var b = await _b.OpenConnectionAsync();
         await using var ta = await a.BeginTransactionAsync();
@@ -179,9 +170,9 @@ public class TwoPhaseBenchmarks
         await Task.WhenAll(
             a.ExecuteAsync("UPDATE accounts SET balance = balance + 1 WHERE id = @id", new { id }, ta),
             b.ExecuteAsync("UPDATE accounts SET balance = balance - 1 WHERE id = @id", new { id }, tb));
-        await Task.WhenAll(RecordAndPrepareAsync(a, ta, gid + "-a", switchboardRecord: true), RecordAndPrepareAsync(b, tb, gid + "-b", switchboardRecord: true));
+        await Task.WhenAll(RecordAndPrepareAsync(a, ta, gid + "-a", switchboardRecord), RecordAndPrepareAsync(b, tb, gid + "-b", switchboardRecord));
         await Task.WhenAll(ExecuteAsync(a, $"COMMIT PREPARED '{gid}-a'"), ExecuteAsync(b, $"COMMIT PREPARED '{gid}-b'"));
-    });
+    }
 
     [Benchmark(OperationsPerInvoke = Operations)]
     public Task Switchboard() => RunClients(async id =>
