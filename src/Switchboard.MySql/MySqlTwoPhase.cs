@@ -18,8 +18,7 @@ public sealed partial class MySqlDialect
     {
         // Ids are ASCII and matched exactly, as XA matches them: a binary ASCII key, not the table's default (often a
         // case-insensitive utf8mb4 collation, four bytes a character in the index).
-        CreateTables = [TransactionTableSql.Standard.CreateDecisionTable.Replace("gtid VARCHAR(100)", "gtid VARCHAR(100) CHARACTER SET ascii COLLATE ascii_bin", StringComparison.Ordinal),
-            .. TransactionTableSql.Standard.CreateTables.Skip(1)],
+        CreateTables = TransactionTableSql.CreateTablesKeyedBy("VARCHAR(100) CHARACTER SET ascii COLLATE ascii_bin"),
         InsertDecisionIfAbsent = "INSERT IGNORE INTO switchboard_tx_decision (gtid, outcome, participants, decided_ms) VALUES (@gtid, @outcome, @participants, @decided)",
         InsertMetaIfAbsent = "INSERT IGNORE INTO switchboard_tx_meta (name, value) VALUES (@name, @value)",
     };

@@ -211,9 +211,15 @@ public sealed record TransactionTableSql
     public static TransactionTableSql Standard { get; } = new();
 
     /// <summary>Creates the tables when missing; each statement runs on its own.</summary>
-    public IReadOnlyList<string> CreateTables { get; init; } =
+    public IReadOnlyList<string> CreateTables { get; init; } = CreateTablesKeyedBy("VARCHAR(100)");
+
+    /// <summary>
+    /// <see cref="CreateTables"/> with the decision table's <c>gtid</c> key of the given type: a dialect names the byte-order
+    /// collation of its database there (ids are ASCII and only ever matched exactly).
+    /// </summary>
+    public static IReadOnlyList<string> CreateTablesKeyedBy(string gtidType) =>
     [
-        "CREATE TABLE IF NOT EXISTS switchboard_tx_decision (gtid VARCHAR(100) NOT NULL PRIMARY KEY, outcome CHAR(1) NOT NULL, participants VARCHAR(4000) NOT NULL, decided_ms BIGINT NOT NULL)",
+        $"CREATE TABLE IF NOT EXISTS switchboard_tx_decision (gtid {gtidType} NOT NULL PRIMARY KEY, outcome CHAR(1) NOT NULL, participants VARCHAR(4000) NOT NULL, decided_ms BIGINT NOT NULL)",
         "CREATE TABLE IF NOT EXISTS switchboard_tx_meta (name VARCHAR(64) NOT NULL PRIMARY KEY, value VARCHAR(200) NOT NULL)",
         "CREATE TABLE IF NOT EXISTS switchboard_tx_incarnation (id VARCHAR(16) NOT NULL PRIMARY KEY, process VARCHAR(200) NOT NULL, started_ms BIGINT NOT NULL, heartbeat_ms BIGINT NOT NULL)",
     ];
