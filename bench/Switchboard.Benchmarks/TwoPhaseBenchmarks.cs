@@ -7,9 +7,9 @@ namespace Switchboard.Benchmarks;
 
 /// <summary>
 /// Two-phase commit against one PostgreSQL server with fsync on (SWITCHBOARD_BENCH_PG: an ADO.NET connection string for a
-/// superuser; max_prepared_transactions above 0), or two (SWITCHBOARD_BENCH_PG_B: a second server, for database b). Every transaction updates one row per database — each client its own rows,
-/// so clients never wait for each other's locks. Per operation: the mean at 1 client is the latency, at 16 clients the
-/// inverse of the throughput.
+/// superuser; max_prepared_transactions above 0), or two (SWITCHBOARD_BENCH_PG_B: a second server, for database b). Every
+/// transaction updates one row per database — each client its own rows, so clients never wait for each other's locks. Per
+/// operation: the mean at 1 client is the latency, at 16 clients the inverse of the throughput.
 /// <list type="bullet">
 /// <item>SingleCommit: BEGIN, UPDATE, COMMIT on one database (raw Npgsql): the baseline.</item>
 /// <item>HandWrittenParallel: two databases, each driven in parallel: BEGIN, UPDATE, PREPARE TRANSACTION; then COMMIT PREPARED on both in parallel (the floor).</item>
@@ -29,6 +29,7 @@ public class TwoPhaseBenchmarks
 {
     private const int Operations = 64;
     private static readonly DistributedTransactionOptions InBackground = DistributedTransactionOptions.Default with { CompleteInBackground = true };
+    private static readonly string[] Participants = ["a", "b"];
 
     private NpgsqlDataSource _single = null!;
     private NpgsqlDataSource _a = null!;
@@ -159,50 +160,57 @@ public class TwoPhaseBenchmarks
     /// </summary>
     public Task HandWrittenBarrierSwitchboardRecord() => RunClients(id => BarrierTransferAsync(id, switchboardRecord: true));
 
-    private async Task BarrierTransferAsync(int id, bool switchboardRecord)
+    /// <summary>One transfer through a distributed transaction; <paramref name="clock"/> (if any) marks its steps.</summary>
+    private static async Task SwitchboardTransferAsync(SwitchboardCatalog catalog, DistributedTransactionOptions? options, int id, StepClock? clock = null)
     {
+        clock?.Mark(0);
+        await using (var tx = await catalog.BeginDistributedAsync(Participants, options))
+        {
+            clock?.Mark(1);
+            await Task.WhenAll(
+                tx.Session("a").ExecuteAsync("UPDATE accounts SET balance = balance + 1 WHERE id = @id", new { id }),
+                tx.Session("b").ExecuteAsync("UPDATE accounts SET balance = balance - 1 WHERE id = @id", new { id }));
+            clock?.Mark(2);
+            await tx.CommitAsync();
+            clock?.Mark(3);
+        }
+
+        clock?.Mark(4);
+    }
+
+    /// <summary>One <see cref="HandWrittenBarrier"/> transfer; <paramref name="clock"/> (if any) marks its steps.</summary>
+    private async Task BarrierTransferAsync(int id, bool switchboardRecord, StepClock? clock = null)
+    {
+        clock?.Mark(0);
         var gid = (switchboardRecord ? "sb1.bench-coordinator.3f9a2c7d1e0b.k2x9q1.hs-" : "hb-")
             + Interlocked.Increment(ref _gid).ToString("D12", System.Globalization.CultureInfo.InvariantCulture);
-        await using var a = await _a.OpenConnectionAsync();
-        await using var b = await _b.OpenConnectionAsync();
-        await using var ta = await a.BeginTransactionAsync();
-        await using var tb = await b.BeginTransactionAsync();
-        await Task.WhenAll(
-            a.ExecuteAsync("UPDATE accounts SET balance = balance + 1 WHERE id = @id", new { id }, ta),
-            b.ExecuteAsync("UPDATE accounts SET balance = balance - 1 WHERE id = @id", new { id }, tb));
-        await Task.WhenAll(RecordAndPrepareAsync(a, ta, gid + "-a", switchboardRecord), RecordAndPrepareAsync(b, tb, gid + "-b", switchboardRecord));
-        await Task.WhenAll(ExecuteAsync(a, $"COMMIT PREPARED '{gid}-a'"), ExecuteAsync(b, $"COMMIT PREPARED '{gid}-b'"));
+        await using (var a = await _a.OpenConnectionAsync())
+        await using (var b = await _b.OpenConnectionAsync())
+        await using (var ta = await a.BeginTransactionAsync())
+        await using (var tb = await b.BeginTransactionAsync())
+        {
+            clock?.Mark(1);
+            await Task.WhenAll(
+                a.ExecuteAsync("UPDATE accounts SET balance = balance + 1 WHERE id = @id", new { id }, ta),
+                b.ExecuteAsync("UPDATE accounts SET balance = balance - 1 WHERE id = @id", new { id }, tb));
+            clock?.Mark(2);
+            await Task.WhenAll(RecordAndPrepareAsync(a, ta, gid + "-a", switchboardRecord), RecordAndPrepareAsync(b, tb, gid + "-b", switchboardRecord));
+            clock?.Mark(3);
+            await Task.WhenAll(ExecuteAsync(a, $"COMMIT PREPARED '{gid}-a'"), ExecuteAsync(b, $"COMMIT PREPARED '{gid}-b'"));
+            clock?.Mark(4);
+        }
+
+        clock?.Mark(5);
     }
 
     [Benchmark(OperationsPerInvoke = Operations)]
-    public Task Switchboard() => RunClients(async id =>
-    {
-        await using var tx = await _catalog.BeginDistributedAsync("a", "b");
-        await Task.WhenAll(
-            tx.Session("a").ExecuteAsync("UPDATE accounts SET balance = balance + 1 WHERE id = @id", new { id }),
-            tx.Session("b").ExecuteAsync("UPDATE accounts SET balance = balance - 1 WHERE id = @id", new { id }));
-        await tx.CommitAsync();
-    });
+    public Task Switchboard() => RunClients(id => SwitchboardTransferAsync(_catalog, null, id));
 
     [Benchmark(OperationsPerInvoke = Operations)]
-    public Task SwitchboardLogDecision() => RunClients(async id =>
-    {
-        await using var tx = await _logCatalog.BeginDistributedAsync("a", "b");
-        await Task.WhenAll(
-            tx.Session("a").ExecuteAsync("UPDATE accounts SET balance = balance + 1 WHERE id = @id", new { id }),
-            tx.Session("b").ExecuteAsync("UPDATE accounts SET balance = balance - 1 WHERE id = @id", new { id }));
-        await tx.CommitAsync();
-    });
+    public Task SwitchboardLogDecision() => RunClients(id => SwitchboardTransferAsync(_logCatalog, null, id));
 
     [Benchmark(OperationsPerInvoke = Operations)]
-    public Task SwitchboardInBackground() => RunClients(async id =>
-    {
-        await using var tx = await _catalog.BeginDistributedAsync(["a", "b"], InBackground);
-        await Task.WhenAll(
-            tx.Session("a").ExecuteAsync("UPDATE accounts SET balance = balance + 1 WHERE id = @id", new { id }),
-            tx.Session("b").ExecuteAsync("UPDATE accounts SET balance = balance - 1 WHERE id = @id", new { id }));
-        await tx.CommitAsync();
-    });
+    public Task SwitchboardInBackground() => RunClients(id => SwitchboardTransferAsync(_catalog, InBackground, id));
 
     [Benchmark(OperationsPerInvoke = Operations)]
     public Task Sequential() => RunClients(async id =>
@@ -220,17 +228,7 @@ public class TwoPhaseBenchmarks
     internal async Task<(double[] Micros, double[] WorkItems)> SwitchboardStepsAsync(int id)
     {
         var clock = new StepClock(5);
-        clock.Mark(0);
-        var tx = await _catalog.BeginDistributedAsync("a", "b");
-        clock.Mark(1);
-        await Task.WhenAll(
-            tx.Session("a").ExecuteAsync("UPDATE accounts SET balance = balance + 1 WHERE id = @id", new { id }),
-            tx.Session("b").ExecuteAsync("UPDATE accounts SET balance = balance - 1 WHERE id = @id", new { id }));
-        clock.Mark(2);
-        await tx.CommitAsync();
-        clock.Mark(3);
-        await tx.DisposeAsync();
-        clock.Mark(4);
+        await SwitchboardTransferAsync(_catalog, null, id, clock);
         return clock.Steps();
     }
 
@@ -242,28 +240,7 @@ public class TwoPhaseBenchmarks
     internal async Task<(double[] Micros, double[] WorkItems)> BarrierStepsAsync(int id, bool switchboardRecord)
     {
         var clock = new StepClock(6);
-        clock.Mark(0);
-        var gid = (switchboardRecord ? "sb1.bench-coordinator.3f9a2c7d1e0b.k2x9q1.hs-" : "hb-")
-            + Interlocked.Increment(ref _gid).ToString("D12", System.Globalization.CultureInfo.InvariantCulture);
-        // Disposed explicitly at the end, to time it (a failure ends the run anyway).
-        var a = await _a.OpenConnectionAsync();
-        var b = await _b.OpenConnectionAsync();
-        var ta = await a.BeginTransactionAsync();
-        var tb = await b.BeginTransactionAsync();
-        clock.Mark(1);
-        await Task.WhenAll(
-            a.ExecuteAsync("UPDATE accounts SET balance = balance + 1 WHERE id = @id", new { id }, ta),
-            b.ExecuteAsync("UPDATE accounts SET balance = balance - 1 WHERE id = @id", new { id }, tb));
-        clock.Mark(2);
-        await Task.WhenAll(RecordAndPrepareAsync(a, ta, gid + "-a", switchboardRecord), RecordAndPrepareAsync(b, tb, gid + "-b", switchboardRecord));
-        clock.Mark(3);
-        await Task.WhenAll(ExecuteAsync(a, $"COMMIT PREPARED '{gid}-a'"), ExecuteAsync(b, $"COMMIT PREPARED '{gid}-b'"));
-        clock.Mark(4);
-        await ta.DisposeAsync();
-        await tb.DisposeAsync();
-        await a.DisposeAsync();
-        await b.DisposeAsync();
-        clock.Mark(5);
+        await BarrierTransferAsync(id, switchboardRecord, clock);
         return clock.Steps();
     }
 

@@ -2,13 +2,16 @@ namespace Switchboard.Benchmarks;
 
 /// <summary>
 /// Where a distributed commit's time goes, step by step, at one client: Switchboard against <c>HandWrittenBarrier</c> (with
-/// its one-column record, and with Switchboard's record), one transaction of each in a random order, medians and quartiles
-/// per step, and the thread-pool work items each step queued (on average). Medians, because on a shared virtual machine rare pauses of milliseconds decide any average. Run:
-/// <c>dotnet run -c Release --project bench/Switchboard.Benchmarks -- two-phase-steps [TRANSACTIONS]</c> (per variant, counted after the warm-up).
+/// its one-column record, and with Switchboard's record), one transaction of each in a random order; per step the median
+/// and quartiles, and the thread-pool work items it queued (on average). Medians, because on a shared virtual machine rare
+/// pauses of milliseconds decide any average. Run:
+/// <c>dotnet run -c Release --project bench/Switchboard.Benchmarks -- two-phase-steps [TRANSACTIONS]</c> (per variant,
+/// counted after the warm-up).
 /// </summary>
 public static class TwoPhaseSteps
 {
-    private static readonly int[] Variants = [0, 1, 2];
+    private static readonly string[] SwitchboardSteps = ["begin", "UPDATEs", "commit", "dispose"];
+    private static readonly string[] BarrierSteps = ["open, begin", "UPDATEs", "record, prepare", "commit prepared", "dispose"];
 
     public static async Task RunAsync(string[] args)
     {
@@ -17,32 +20,34 @@ public static class TwoPhaseSteps
         bench.Setup();
         try
         {
-            var samples = Variants.Select(_ => new List<(double[] Micros, double[] WorkItems)>()).ToArray();
+            (string Name, string[] Steps, Func<int, Task<(double[] Micros, double[] WorkItems)>> Run)[] variants =
+            [
+                ("Switchboard", SwitchboardSteps, bench.SwitchboardStepsAsync),
+                ("HandWrittenBarrier", BarrierSteps, id => bench.BarrierStepsAsync(id, switchboardRecord: false)),
+                ("HandWrittenBarrier, Switchboard's record", BarrierSteps, id => bench.BarrierStepsAsync(id, switchboardRecord: true)),
+            ];
+            var samples = variants.ToDictionary(v => v.Name, _ => new List<(double[] Micros, double[] WorkItems)>());
+
             // The first 20 s warm up (tiered compilation settles after about 10 s here) and are not counted.
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
             var warmUp = TimeSpan.FromSeconds(20);
-            for (var i = 0; samples[0].Count < count; i++)
+            for (var i = 0; samples.Values.First().Count < count; i++)
             {
                 var counted = System.Diagnostics.Stopwatch.GetElapsedTime(started) >= warmUp;
-                foreach (var variant in Variants.OrderBy(_ => Random.Shared.Next()))
+                foreach (var (name, _, run) in variants.OrderBy(_ => Random.Shared.Next()))
                 {
-                    var id = 1 + i % 4;
-                    var steps = variant switch
-                    {
-                        0 => await bench.SwitchboardStepsAsync(id),
-                        1 => await bench.BarrierStepsAsync(id, switchboardRecord: false),
-                        _ => await bench.BarrierStepsAsync(id, switchboardRecord: true),
-                    };
+                    var steps = await run(1 + i % 4);
                     if (counted)
                     {
-                        samples[variant].Add(steps);
+                        samples[name].Add(steps);
                     }
                 }
             }
 
-            Print("Switchboard", ["begin", "UPDATEs", "commit", "dispose"], samples[0]);
-            Print("HandWrittenBarrier", ["open, begin", "UPDATEs", "record, prepare", "commit prepared", "dispose"], samples[1]);
-            Print("HandWrittenBarrier, Switchboard's record", ["open, begin", "UPDATEs", "record, prepare", "commit prepared", "dispose"], samples[2]);
+            foreach (var (name, steps, _) in variants)
+            {
+                Print(name, steps, samples[name]);
+            }
         }
         finally
         {
