@@ -2,10 +2,12 @@ using System.Diagnostics;
 using Dapper;
 using Microsoft.Data.Sqlite;
 using Switchboard.Tenants;
+using Switchboard.Tests.Rig;
 
 namespace Switchboard.Tests.Sqlite;
 
 /// <summary>Tenant sets of SQLite files: creating and dropping tenants, the connection limit, eviction and catalog tables.</summary>
+[Collection(OpenFilesCollection.Name)]
 public sealed class SqliteTenantTests : IDisposable
 {
     private readonly string _folder = Directory.CreateTempSubdirectory("switchboard-tenants-").FullName;
