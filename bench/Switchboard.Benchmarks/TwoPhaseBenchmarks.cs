@@ -16,6 +16,9 @@ namespace Switchboard.Benchmarks;
 /// <item>HandWrittenWithRecords: the same, each branch also inserting a one-column commit record in its PREPARE round trip — the
 /// floor of any protocol that, like Switchboard's default, keeps the decision in the participants (records are not deleted).</item>
 /// <item>HandWrittenBarrier: HandWrittenWithRecords shaped like a transaction API: both UPDATEs end before either PREPARE.</item>
+/// <item>Interleaved runs only: the barrier with Switchboard's record, with no record at all (not crash-safe: it measures the
+/// barrier alone), and with each branch's transaction id in the gids instead of a record; and the Auto Prepare trio
+/// (<c>Max Auto Prepare</c> on): the parallel floor, the barrier with Switchboard's record, and Switchboard.</item>
 /// <item>Switchboard: the same work through a distributed transaction; the decision is kept in the participants (the default).</item>
 /// <item>SwitchboardLogDecision: the same, with the decision written to the coordinator log (a SQLite file on the same disk).</item>
 /// <item>SwitchboardInBackground: the same, returning once the decision is durable (phase two in the background).</item>
@@ -27,20 +30,26 @@ namespace Switchboard.Benchmarks;
 [MedianColumn]
 public class TwoPhaseBenchmarks
 {
-    private const int Operations = 64;
+    internal const int Operations = 64;
     private static readonly DistributedTransactionOptions InBackground = DistributedTransactionOptions.Default with { CompleteInBackground = true };
     private static readonly string[] Participants = ["a", "b"];
 
     private NpgsqlDataSource _single = null!;
     private NpgsqlDataSource _a = null!;
     private NpgsqlDataSource _b = null!;
+    private NpgsqlDataSource _aAutoPrepare = null!;
+    private NpgsqlDataSource _bAutoPrepare = null!;
     private SwitchboardCatalog _catalog = null!;
     private SwitchboardCatalog _logCatalog = null!;
+    private SwitchboardCatalog _autoPrepareCatalog = null!;
     private string _logFolder = null!;
     private long _gid;
 
     [Params(1, 16)]
     public int Clients { get; set; }
+
+    /// <summary>Transactions per invocation (BenchmarkDotNet: always <see cref="Operations"/>; the interleaved runner may set more).</summary>
+    internal int TransactionsPerRound { get; set; } = Operations;
 
     [GlobalSetup]
     public void Setup()
@@ -85,6 +94,19 @@ public class TwoPhaseBenchmarks
         _single = Open(databases[0]);
         _a = Open(databases[1]);
         _b = Open(databases[2]);
+
+        // Npgsql prepares a statement on the server once it has run twice on a connection: the same databases, with parse and
+        // plan saved on every repeated statement (the UPDATE, and Switchboard's record insert; never a PREPARE TRANSACTION,
+        // whose text changes every time).
+        NpgsqlDataSource AutoPrepare((string Name, string Host) database) => NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(database.Host)
+        {
+            Database = database.Name,
+            MaxPoolSize = 40,
+            MaxAutoPrepare = 8,
+            AutoPrepareMinUsages = 2,
+        }.ConnectionString);
+        _aAutoPrepare = AutoPrepare(databases[1]);
+        _bAutoPrepare = AutoPrepare(databases[2]);
         _logFolder = Path.Combine(Path.GetTempPath(), "sb-bench-log-" + Guid.NewGuid().ToString("N")[..8]);
         static string Url((string Name, string Host) database)
         {
@@ -92,9 +114,9 @@ public class TwoPhaseBenchmarks
             return $"postgresql://{url.Username}:{Uri.EscapeDataString(url.Password ?? "")}@{url.Host}:{url.Port}/{database.Name}";
         }
 
-        SwitchboardCatalog Catalog(bool decisionsInParticipants, string folder) => SwitchboardCatalog.CreateBuilder()
-            .AddDatabase("a", Url(databases[1]), o => o.Pool.MaxSize = 40)
-            .AddDatabase("b", Url(databases[2]), o => o.Pool.MaxSize = 40)
+        SwitchboardCatalog Catalog(bool decisionsInParticipants, string folder, string query = "") => SwitchboardCatalog.CreateBuilder()
+            .AddDatabase("a", Url(databases[1]) + query, o => o.Pool.MaxSize = 40)
+            .AddDatabase("b", Url(databases[2]) + query, o => o.Pool.MaxSize = 40)
             .ConfigureTransactions(o =>
             {
                 o.LogFolder = folder;
@@ -104,6 +126,7 @@ public class TwoPhaseBenchmarks
             .Build();
         _catalog = Catalog(decisionsInParticipants: true, _logFolder);
         _logCatalog = Catalog(decisionsInParticipants: false, Path.Combine(_logFolder, "log-mode"));
+        _autoPrepareCatalog = Catalog(decisionsInParticipants: true, Path.Combine(_logFolder, "auto-prepare"), "?Max%20Auto%20Prepare=8&Auto%20Prepare%20Min%20Usages=2");
     }
 
     [GlobalCleanup]
@@ -111,9 +134,12 @@ public class TwoPhaseBenchmarks
     {
         _catalog.Dispose();
         _logCatalog.Dispose();
+        _autoPrepareCatalog.Dispose();
         _single.Dispose();
         _a.Dispose();
         _b.Dispose();
+        _aAutoPrepare.Dispose();
+        _bAutoPrepare.Dispose();
         if (Directory.Exists(_logFolder))
         {
             Directory.Delete(_logFolder, recursive: true); // created on the first distributed transaction only
@@ -130,35 +156,55 @@ public class TwoPhaseBenchmarks
     });
 
     [Benchmark(OperationsPerInvoke = Operations)]
-    public Task HandWrittenParallel() => RunClients(async id =>
-    {
-        var gid = "hw-" + Interlocked.Increment(ref _gid);
-        await using var a = await _a.OpenConnectionAsync();
-        await using var b = await _b.OpenConnectionAsync();
-        await Task.WhenAll(PrepareAsync(a, id, gid + "-a"), PrepareAsync(b, id, gid + "-b"));
-        await Task.WhenAll(ExecuteAsync(a, $"COMMIT PREPARED '{gid}-a'"), ExecuteAsync(b, $"COMMIT PREPARED '{gid}-b'"));
-    });
+    public Task HandWrittenParallel() => RunClients(id => ParallelTransferAsync(_a, _b, "hw-", id, record: false));
 
     [Benchmark(OperationsPerInvoke = Operations)]
-    public Task HandWrittenWithRecords() => RunClients(async id =>
-    {
-        var gid = "hr-" + Interlocked.Increment(ref _gid).ToString("D12", System.Globalization.CultureInfo.InvariantCulture);
-        await using var a = await _a.OpenConnectionAsync();
-        await using var b = await _b.OpenConnectionAsync();
-        await Task.WhenAll(PrepareAsync(a, id, gid + "-a", record: true), PrepareAsync(b, id, gid + "-b", record: true));
-        await Task.WhenAll(ExecuteAsync(a, $"COMMIT PREPARED '{gid}-a'"), ExecuteAsync(b, $"COMMIT PREPARED '{gid}-b'"));
-    });
+    public Task HandWrittenWithRecords() => RunClients(id => ParallelTransferAsync(_a, _b, "hr-", id, record: true));
 
     // As HandWrittenWithRecords, but shaped like any transaction API: the caller's work on both databases ends before
     // either is prepared, instead of each connection going from its UPDATE straight to its PREPARE.
     [Benchmark(OperationsPerInvoke = Operations)]
-    public Task HandWrittenBarrier() => RunClients(id => BarrierTransferAsync(id, switchboardRecord: false));
+    public Task HandWrittenBarrier() => RunClients(id => BarrierTransferAsync(_a, _b, id, BarrierRecord.OneColumn));
 
     /// <summary>
     /// <see cref="HandWrittenBarrier"/> writing the record Switchboard writes (its table, a 50-character id and the time):
     /// what the record's shape costs. Interleaved runs only.
     /// </summary>
-    public Task HandWrittenBarrierSwitchboardRecord() => RunClients(id => BarrierTransferAsync(id, switchboardRecord: true));
+    public Task HandWrittenBarrierSwitchboardRecord() => RunClients(id => BarrierTransferAsync(_a, _b, id, BarrierRecord.Switchboard));
+
+    /// <summary>
+    /// <see cref="HandWrittenBarrier"/> with no record at all: the barrier alone. Not crash-safe (after a crash between the
+    /// two COMMIT PREPAREDs nothing says whether the missing branch committed or never prepared). Interleaved runs only.
+    /// </summary>
+    public Task HandWrittenBarrierNoRecord() => RunClients(id => BarrierTransferAsync(_a, _b, id, BarrierRecord.None));
+
+    /// <summary>
+    /// The record-free alternative on PostgreSQL: each branch's transaction id, asked for right after BEGIN, goes into every
+    /// branch's gid, so that recovery could ask <c>pg_xact_status</c> whether a missing branch committed. Interleaved runs only.
+    /// </summary>
+    public Task HandWrittenBarrierTransactionIds() => RunClients(id => BarrierTransferAsync(_a, _b, id, BarrierRecord.TransactionIds));
+
+    /// <summary><see cref="HandWrittenParallel"/> with Npgsql's automatic preparation on (Max Auto Prepare). Interleaved runs only.</summary>
+    public Task HandWrittenParallelAutoPrepare() => RunClients(id => ParallelTransferAsync(_aAutoPrepare, _bAutoPrepare, "hwp-", id, record: false));
+
+    /// <summary><see cref="HandWrittenBarrierSwitchboardRecord"/> with automatic preparation on. Interleaved runs only.</summary>
+    public Task HandWrittenBarrierAutoPrepare() => RunClients(id => BarrierTransferAsync(_aAutoPrepare, _bAutoPrepare, id, BarrierRecord.Switchboard));
+
+    /// <summary><see cref="Switchboard"/> with automatic preparation on (URL query). Interleaved runs only.</summary>
+    public Task SwitchboardAutoPrepare() => RunClients(id => SwitchboardTransferAsync(_autoPrepareCatalog, null, id));
+
+    /// <summary>
+    /// One transfer with each connection going from its UPDATE straight to its PREPARE; <paramref name="record"/>: a one-column
+    /// commit record in the PREPARE's round trip.
+    /// </summary>
+    private async Task ParallelTransferAsync(NpgsqlDataSource sourceA, NpgsqlDataSource sourceB, string prefix, int id, bool record)
+    {
+        var gid = prefix + Interlocked.Increment(ref _gid).ToString("D12", System.Globalization.CultureInfo.InvariantCulture);
+        await using var a = await sourceA.OpenConnectionAsync();
+        await using var b = await sourceB.OpenConnectionAsync();
+        await Task.WhenAll(PrepareAsync(a, id, gid + "-a", record), PrepareAsync(b, id, gid + "-b", record));
+        await Task.WhenAll(ExecuteAsync(a, $"COMMIT PREPARED '{gid}-a'"), ExecuteAsync(b, $"COMMIT PREPARED '{gid}-b'"));
+    }
 
     /// <summary>One transfer through a distributed transaction; <paramref name="clock"/> (if any) marks its steps.</summary>
     private static async Task SwitchboardTransferAsync(SwitchboardCatalog catalog, DistributedTransactionOptions? options, int id, StepClock? clock = null)
@@ -179,22 +225,30 @@ public class TwoPhaseBenchmarks
     }
 
     /// <summary>One <see cref="HandWrittenBarrier"/> transfer; <paramref name="clock"/> (if any) marks its steps.</summary>
-    private async Task BarrierTransferAsync(int id, bool switchboardRecord, StepClock? clock = null)
+    private async Task BarrierTransferAsync(NpgsqlDataSource sourceA, NpgsqlDataSource sourceB, int id, BarrierRecord record, StepClock? clock = null)
     {
         clock?.Mark(0);
-        var gid = (switchboardRecord ? "sb1.bench-coordinator.3f9a2c7d1e0b.k2x9q1.hs-" : "hb-")
+        var gid = (record == BarrierRecord.Switchboard ? "sb1.bench-coordinator.3f9a2c7d1e0b.k2x9q1.hs-" : "hb-")
             + Interlocked.Increment(ref _gid).ToString("D12", System.Globalization.CultureInfo.InvariantCulture);
-        await using (var a = await _a.OpenConnectionAsync())
-        await using (var b = await _b.OpenConnectionAsync())
+        await using (var a = await sourceA.OpenConnectionAsync())
+        await using (var b = await sourceB.OpenConnectionAsync())
         await using (var ta = await a.BeginTransactionAsync())
         await using (var tb = await b.BeginTransactionAsync())
         {
+            if (record == BarrierRecord.TransactionIds)
+            {
+                // One more round trip per branch (with its BEGIN): an id is known only once the transaction has one.
+                var idA = a.ExecuteScalarAsync<string>("SELECT pg_current_xact_id()::text", transaction: ta);
+                var idB = b.ExecuteScalarAsync<string>("SELECT pg_current_xact_id()::text", transaction: tb);
+                gid += ".X" + await idA + "." + await idB;
+            }
+
             clock?.Mark(1);
             await Task.WhenAll(
                 a.ExecuteAsync("UPDATE accounts SET balance = balance + 1 WHERE id = @id", new { id }, ta),
                 b.ExecuteAsync("UPDATE accounts SET balance = balance - 1 WHERE id = @id", new { id }, tb));
             clock?.Mark(2);
-            await Task.WhenAll(RecordAndPrepareAsync(a, ta, gid + "-a", switchboardRecord), RecordAndPrepareAsync(b, tb, gid + "-b", switchboardRecord));
+            await Task.WhenAll(RecordAndPrepareAsync(a, ta, gid + "-a", record), RecordAndPrepareAsync(b, tb, gid + "-b", record));
             clock?.Mark(3);
             await Task.WhenAll(ExecuteAsync(a, $"COMMIT PREPARED '{gid}-a'"), ExecuteAsync(b, $"COMMIT PREPARED '{gid}-b'"));
             clock?.Mark(4);
@@ -218,8 +272,8 @@ public class TwoPhaseBenchmarks
         var gid = "sq-" + Interlocked.Increment(ref _gid);
         await using var a = await _a.OpenConnectionAsync();
         await using var b = await _b.OpenConnectionAsync();
-        await PrepareAsync(a, id, gid + "-a");
-        await PrepareAsync(b, id, gid + "-b");
+        await PrepareAsync(a, id, gid + "-a", record: false);
+        await PrepareAsync(b, id, gid + "-b", record: false);
         await ExecuteAsync(a, $"COMMIT PREPARED '{gid}-a'");
         await ExecuteAsync(b, $"COMMIT PREPARED '{gid}-b'");
     });
@@ -234,13 +288,12 @@ public class TwoPhaseBenchmarks
 
     /// <summary>
     /// One <see cref="HandWrittenBarrier"/> transfer, timed by step (µs, and thread-pool work items): open and begin, the two
-    /// UPDATEs, record and prepare, commit prepared, dispose. <paramref name="switchboardRecord"/>: the record Switchboard
-    /// writes (its table, a 50-character id and the time) instead of a one-column row.
+    /// UPDATEs, record and prepare, commit prepared, dispose.
     /// </summary>
-    internal async Task<(double[] Micros, double[] WorkItems)> BarrierStepsAsync(int id, bool switchboardRecord)
+    internal async Task<(double[] Micros, double[] WorkItems)> BarrierStepsAsync(int id, BarrierRecord record)
     {
         var clock = new StepClock(6);
-        await BarrierTransferAsync(id, switchboardRecord, clock);
+        await BarrierTransferAsync(_a, _b, id, record, clock);
         return clock.Steps();
     }
 
@@ -261,28 +314,28 @@ public class TwoPhaseBenchmarks
              [.. _workItems.Zip(_workItems.Skip(1), (from, to) => (double)(to - from))]);
     }
 
-    private static async Task PrepareAsync(NpgsqlConnection connection, int id, string gid, bool record = false)
+    private static async Task PrepareAsync(NpgsqlConnection connection, int id, string gid, bool record)
     {
         await using var tx = await connection.BeginTransactionAsync();
         await connection.ExecuteAsync("UPDATE accounts SET balance = balance + 1 WHERE id = @id", new { id }, tx);
-        if (record)
+        await RecordAndPrepareAsync(connection, tx, gid, record ? BarrierRecord.OneColumn : BarrierRecord.None);
+    }
+
+    // The commit record (if any) and PREPARE TRANSACTION in one round trip.
+    private static async Task RecordAndPrepareAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string gid, BarrierRecord record)
+    {
+        if (record is BarrierRecord.None or BarrierRecord.TransactionIds)
         {
-            await RecordAndPrepareAsync(connection, tx, gid);
+            await ExecuteAsync(connection, $"PREPARE TRANSACTION '{gid}'", tx);
             return;
         }
 
-        await ExecuteAsync(connection, $"PREPARE TRANSACTION '{gid}'", tx);
-    }
-
-    // The commit record and PREPARE TRANSACTION in one round trip; switchboardRecord: Switchboard's row instead of one column.
-    private static async Task RecordAndPrepareAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string gid, bool switchboardRecord = false)
-    {
-        var insert = switchboardRecord
+        var insert = record == BarrierRecord.Switchboard
             ? "INSERT INTO switchboard_tx_decision (gtid, outcome, participants, decided_ms) VALUES (@gid, 'C', '', @ms)"
             : "INSERT INTO commit_records VALUES (@gid)";
         await using var insertAndPrepare = new NpgsqlCommand($"{insert}; PREPARE TRANSACTION '{gid}'", connection, tx);
         insertAndPrepare.Parameters.AddWithValue("gid", gid);
-        if (switchboardRecord)
+        if (record == BarrierRecord.Switchboard)
         {
             insertAndPrepare.Parameters.AddWithValue("ms", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         }
@@ -298,12 +351,12 @@ public class TwoPhaseBenchmarks
     }
 
     /// <summary>
-    /// Runs <see cref="Operations"/> transactions split over <see cref="Clients"/> concurrent clients. Each client turns over
-    /// four rows of its own, so it never waits for another client's locks, nor for its own previous transaction's.
+    /// Runs <see cref="TransactionsPerRound"/> transactions split over <see cref="Clients"/> concurrent clients. Each client
+    /// turns over four rows of its own, so it never waits for another client's locks, nor for its own previous transaction's.
     /// </summary>
     private Task RunClients(Func<int, Task> transaction) => Task.WhenAll(Enumerable.Range(1, Clients).Select(async client =>
     {
-        for (var i = 0; i < Operations / Clients; i++)
+        for (var i = 0; i < TransactionsPerRound / Clients; i++)
         {
             await transaction(client + 16 * (i % 4));
         }
@@ -363,7 +416,7 @@ public class CoordinatorLogBenchmarks
 /// The same ways to commit, run in turn round after round rather than one after another, so that changes in the machine's
 /// speed fall on all of them alike and their ratios stay meaningful. Prints, per transaction, the median time, the median
 /// CPU time and allocation of this process, and the CPU time of the PostgreSQL processes. Run:
-/// <c>dotnet run -c Release --project bench/Switchboard.Benchmarks -- two-phase-interleaved [ROUNDS [CLIENTS,... [VARIANT,...]]]</c>.
+/// <c>dotnet run -c Release --project bench/Switchboard.Benchmarks -- two-phase-interleaved [ROUNDS [CLIENTS,... [VARIANT,... [TRANSACTIONS]]]]</c>.
 /// </summary>
 public static class TwoPhaseInterleaved
 {
@@ -373,10 +426,14 @@ public static class TwoPhaseInterleaved
     public static async Task RunAsync(string[] args)
     {
         AppDomain.CurrentDomain.FirstChanceException += (_, _) => Interlocked.Increment(ref _firstChanceExceptions);
-        // two-phase-interleaved [ROUNDS [CLIENTS,... [VARIANT,...]]]; naming variants runs only those (e.g. under a profiler).
+        // two-phase-interleaved [ROUNDS [CLIENTS,... [VARIANT,... [TRANSACTIONS]]]]; naming variants runs only those (e.g. under a profiler).
         var rounds = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 15;
         var clientCounts = args.Length > 1 ? args[1].Split(',').Select(c => int.Parse(c, System.Globalization.CultureInfo.InvariantCulture)).ToArray() : [1, 16];
-        var bench = new TwoPhaseBenchmarks();
+
+        // TRANSACTIONS per round (default 64): with 16 clients a 64-transaction round is 4 per client, so the clients'
+        // ramp-up and the round's tail weigh on it; longer rounds measure steady throughput, shorter ones resist drift.
+        var perRound = args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : TwoPhaseBenchmarks.Operations;
+        var bench = new TwoPhaseBenchmarks { TransactionsPerRound = perRound };
         bench.Setup();
         try
         {
@@ -387,6 +444,11 @@ public static class TwoPhaseInterleaved
                 ("HandWrittenWithRecords", bench.HandWrittenWithRecords),
                 ("HandWrittenBarrier", bench.HandWrittenBarrier),
                 ("HandWrittenBarrierSwitchboardRecord", bench.HandWrittenBarrierSwitchboardRecord),
+                ("HandWrittenBarrierNoRecord", bench.HandWrittenBarrierNoRecord),
+                ("HandWrittenBarrierTransactionIds", bench.HandWrittenBarrierTransactionIds),
+                ("HandWrittenParallelAutoPrepare", bench.HandWrittenParallelAutoPrepare),
+                ("HandWrittenBarrierAutoPrepare", bench.HandWrittenBarrierAutoPrepare),
+                ("SwitchboardAutoPrepare", bench.SwitchboardAutoPrepare),
                 ("Switchboard", bench.Switchboard),
                 ("SwitchboardLogDecision", bench.SwitchboardLogDecision),
                 ("SwitchboardInBackground", bench.SwitchboardInBackground),
@@ -443,12 +505,12 @@ public static class TwoPhaseInterleaved
                         var thrown = Interlocked.Read(ref _firstChanceExceptions) - exceptionsBefore;
                         if (measuring)
                         {
-                            samples[name].Add(elapsed.TotalMicroseconds / 64);
-                            cpu[name].Add(cpuUsed.TotalMicroseconds / 64);
-                            allocated[name].Add(allocatedBytes / 64.0);
-                            workItems[name].Add(workItemsDone / 64.0);
-                            contentions[name].Add(contended / 64.0);
-                            exceptions[name].Add(thrown / 64.0);
+                            samples[name].Add(elapsed.TotalMicroseconds / perRound);
+                            cpu[name].Add(cpuUsed.TotalMicroseconds / perRound);
+                            allocated[name].Add(allocatedBytes / (double)perRound);
+                            workItems[name].Add(workItemsDone / (double)perRound);
+                            contentions[name].Add(contended / (double)perRound);
+                            exceptions[name].Add(thrown / (double)perRound);
                             var serverAfter = ServerUsage();
                             var clientSwitchesAfter = ClientSwitches();
                             serverTicks[name] += serverAfter.Ticks - serverBefore.Ticks;
@@ -477,17 +539,17 @@ public static class TwoPhaseInterleaved
                 var baseline = samples.TryGetValue("HandWrittenParallel", out var handWritten) ? Median(handWritten) : double.NaN;
                 var jitted = System.Runtime.JitInfo.GetCompiledMethodCount() - jitBefore.Methods;
                 var jitTime = System.Runtime.JitInfo.GetCompilationTime() - jitBefore.Time;
-                Console.WriteLine($"clients={clients} ({rounds} rounds of 64 transactions each, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}; "
+                Console.WriteLine($"clients={clients} ({rounds} rounds of {perRound} transactions each, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}; "
                     + $"{jitted} methods compiled in {jitTime.TotalMilliseconds:0} ms during the measured rounds)");
                 foreach (var (name, _) in variants)
                 {
                     var median = Median(samples[name]);
                     Console.WriteLine($"  {name,-36} {median,10:0} us/transaction   {median / baseline,5:0.00}x hand-written   {1_000_000 / median,8:0} tx/s   "
                         + $"client CPU {Median(cpu[name]),6:0} us/transaction   allocated {Median(allocated[name]) / 1024,6:0.0} KiB/transaction   "
-                        + $"server CPU {serverTicks[name] * 10_000.0 / (rounds * 64),6:0} us/transaction   "
+                        + $"server CPU {serverTicks[name] * 10_000.0 / (rounds * perRound),6:0} us/transaction   "
                         + $"thread-pool work items {Median(workItems[name]),5:0.0}   lock contentions {Median(contentions[name]),5:0.00}   "
                         + $"exceptions {exceptions[name].Average(),5:0.00} /transaction   context switches per transaction (voluntary/involuntary) "
-                        + switches[name].PerTransaction(rounds * 64));
+                        + switches[name].PerTransaction(rounds * perRound));
                 }
             }
         }
@@ -598,4 +660,20 @@ public static class TwoPhaseInterleaved
         var sorted = values.Order().ToList();
         return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
     }
+}
+
+/// <summary>What a hand-written barrier transaction writes to make its outcome known after a crash.</summary>
+internal enum BarrierRecord
+{
+    /// <summary>Nothing (not crash-safe).</summary>
+    None,
+
+    /// <summary>A one-column row (its gid) in its PREPARE's round trip.</summary>
+    OneColumn,
+
+    /// <summary>The row Switchboard writes: its table, a 50-character id and the time.</summary>
+    Switchboard,
+
+    /// <summary>No row; every branch's transaction id in every gid (one more round trip per branch after BEGIN).</summary>
+    TransactionIds,
 }

@@ -2,7 +2,7 @@ namespace Switchboard.Benchmarks;
 
 /// <summary>
 /// Where a distributed commit's time goes, step by step, at one client: Switchboard against <c>HandWrittenBarrier</c> (with
-/// its one-column record, and with Switchboard's record), one transaction of each in a random order; per step the median
+/// its one-column record, with Switchboard's record, and with none), one transaction of each in a random order; per step the median
 /// and quartiles, and the thread-pool work items it queued (on average). Medians, because on a shared virtual machine rare
 /// pauses of milliseconds decide any average. Run:
 /// <c>dotnet run -c Release --project bench/Switchboard.Benchmarks -- two-phase-steps [TRANSACTIONS]</c> (per variant,
@@ -23,8 +23,9 @@ public static class TwoPhaseSteps
             (string Name, string[] Steps, Func<int, Task<(double[] Micros, double[] WorkItems)>> Run)[] variants =
             [
                 ("Switchboard", SwitchboardSteps, bench.SwitchboardStepsAsync),
-                ("HandWrittenBarrier", BarrierSteps, id => bench.BarrierStepsAsync(id, switchboardRecord: false)),
-                ("HandWrittenBarrier, Switchboard's record", BarrierSteps, id => bench.BarrierStepsAsync(id, switchboardRecord: true)),
+                ("HandWrittenBarrier", BarrierSteps, id => bench.BarrierStepsAsync(id, BarrierRecord.OneColumn)),
+                ("HandWrittenBarrier, Switchboard's record", BarrierSteps, id => bench.BarrierStepsAsync(id, BarrierRecord.Switchboard)),
+                ("HandWrittenBarrier, no record", BarrierSteps, id => bench.BarrierStepsAsync(id, BarrierRecord.None)),
             ];
             var samples = variants.ToDictionary(v => v.Name, _ => new List<(double[] Micros, double[] WorkItems)>());
 

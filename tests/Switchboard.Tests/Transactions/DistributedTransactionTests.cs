@@ -77,6 +77,29 @@ public sealed class DistributedTransactionTests(DatabaseServers servers) : IAsyn
         await my.ExecuteAsync("DELETE FROM switchboard_tx_decision WHERE gtid LIKE 'case-test.%'");
     }
 
+    [Fact]
+    public async Task With_automatic_preparation_the_commit_record_insert_is_prepared_on_the_server()
+    {
+        // docs/transactions.md promises that Npgsql's Max Auto Prepare also prepares the commit record's insert: that holds
+        // only while its text is the same for every transaction (the id travels as a parameter, never inside the SQL).
+        var catalog = _rig.Catalog(ordersUrl: _rig.OrdersUrl + "?Max%20Auto%20Prepare=4&Auto%20Prepare%20Min%20Usages=2");
+        var prepared = false;
+        var transfers = 0;
+        for (; transfers < 20 && !prepared; transfers++)
+        {
+            await using var tx = await catalog.BeginDistributedAsync("orders", "billing");
+            await TwoPhaseRig.TransferAsync(tx, "orders", "billing", 1, async: true);
+
+            // Prepared statements belong to the server session: ask on the branch's own connection.
+            prepared = await tx.Session("orders").Connection.ExecuteScalarAsync<long>(
+                "SELECT COUNT(*) FROM pg_prepared_statements WHERE statement LIKE 'INSERT INTO switchboard_tx_decision%'") > 0;
+            await tx.CommitAsync();
+        }
+
+        Assert.True(prepared, "the commit record's insert was never prepared in 20 transactions with Max Auto Prepare = 4");
+        Assert.Equal((100 - transfers, 100 + transfers, 100), await _rig.BalancesAsync(1));
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
