@@ -167,7 +167,7 @@ public class TwoPhaseBenchmarks
     public Task HandWrittenBarrier() => RunClients(id => BarrierTransferAsync(_a, _b, id, BarrierRecord.OneColumn));
 
     /// <summary>
-    /// <see cref="HandWrittenBarrier"/> writing the record Switchboard writes (its table, a 50-character id and the time):
+    /// <see cref="HandWrittenBarrier"/> writing the record Switchboard writes (its table, a Switchboard-shaped 59-character id and the time):
     /// what the record's shape costs. Interleaved runs only.
     /// </summary>
     public Task HandWrittenBarrierSwitchboardRecord() => RunClients(id => BarrierTransferAsync(_a, _b, id, BarrierRecord.Switchboard));
@@ -416,7 +416,7 @@ public class CoordinatorLogBenchmarks
 /// The same ways to commit, run in turn round after round rather than one after another, so that changes in the machine's
 /// speed fall on all of them alike and their ratios stay meaningful. Prints, per transaction, the median time, the median
 /// CPU time and allocation of this process, and the CPU time of the PostgreSQL processes. Run:
-/// <c>dotnet run -c Release --project bench/Switchboard.Benchmarks -- two-phase-interleaved [ROUNDS [CLIENTS,... [VARIANT,... [TRANSACTIONS]]]]</c>.
+/// <c>dotnet run -c Release --project bench/Switchboard.Benchmarks -- two-phase-interleaved [ROUNDS [CLIENTS,... [VARIANT,...|all [TRANSACTIONS]]]]</c>.
 /// </summary>
 public static class TwoPhaseInterleaved
 {
@@ -426,13 +426,19 @@ public static class TwoPhaseInterleaved
     public static async Task RunAsync(string[] args)
     {
         AppDomain.CurrentDomain.FirstChanceException += (_, _) => Interlocked.Increment(ref _firstChanceExceptions);
-        // two-phase-interleaved [ROUNDS [CLIENTS,... [VARIANT,... [TRANSACTIONS]]]]; naming variants runs only those (e.g. under a profiler).
+        // two-phase-interleaved [ROUNDS [CLIENTS,... [VARIANT,...|all [TRANSACTIONS]]]]; naming variants runs only those (e.g. under a profiler).
         var rounds = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 15;
         var clientCounts = args.Length > 1 ? args[1].Split(',').Select(c => int.Parse(c, System.Globalization.CultureInfo.InvariantCulture)).ToArray() : [1, 16];
 
         // TRANSACTIONS per round (default 64): with 16 clients a 64-transaction round is 4 per client, so the clients'
         // ramp-up and the round's tail weigh on it; longer rounds measure steady throughput, shorter ones resist drift.
         var perRound = args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : TwoPhaseBenchmarks.Operations;
+        if (clientCounts.Where(c => c <= 0 || perRound % c != 0).ToArray() is [var uneven, ..])
+        {
+            // Every client runs perRound / clients transactions: a remainder would be counted but never run.
+            throw new ArgumentException($"{perRound} transactions per round do not split evenly over {uneven} clients.");
+        }
+
         var bench = new TwoPhaseBenchmarks { TransactionsPerRound = perRound };
         bench.Setup();
         try
@@ -454,7 +460,7 @@ public static class TwoPhaseInterleaved
                 ("SwitchboardInBackground", bench.SwitchboardInBackground),
                 ("Sequential", bench.Sequential),
             ];
-            if (args.Length > 2)
+            if (args.Length > 2 && args[2] != "all")
             {
                 var only = args[2].Split(',');
                 variants = [.. variants.Where(v => only.Contains(v.Name))];
@@ -671,7 +677,7 @@ internal enum BarrierRecord
     /// <summary>A one-column row (its gid) in its PREPARE's round trip.</summary>
     OneColumn,
 
-    /// <summary>The row Switchboard writes: its table, a 50-character id and the time.</summary>
+    /// <summary>The row Switchboard writes: its table, a Switchboard-shaped 59-character id and the time.</summary>
     Switchboard,
 
     /// <summary>No row; every branch's transaction id in every gid (one more round trip per branch after BEGIN).</summary>

@@ -92,7 +92,8 @@ public sealed class DistributedTransactionTests(DatabaseServers servers) : IAsyn
 
             // Prepared statements belong to the server session: ask on the branch's own connection.
             prepared = await tx.Session("orders").Connection.ExecuteScalarAsync<long>(
-                "SELECT COUNT(*) FROM pg_prepared_statements WHERE statement LIKE 'INSERT INTO switchboard_tx_decision%'") > 0;
+                "SELECT COUNT(*) FROM pg_prepared_statements WHERE statement = @insert",
+                new { insert = "INSERT INTO switchboard_tx_decision (gtid, outcome, participants, decided_ms) VALUES ($1, 'C', '', $2)" }) > 0;
             await tx.CommitAsync();
         }
 
