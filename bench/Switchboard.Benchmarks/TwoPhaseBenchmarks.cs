@@ -199,12 +199,15 @@ public class TwoPhaseBenchmarks
     /// </summary>
     private async Task ParallelTransferAsync(NpgsqlDataSource sourceA, NpgsqlDataSource sourceB, string prefix, int id, bool record)
     {
-        var gid = prefix + Interlocked.Increment(ref _gid).ToString("D12", System.Globalization.CultureInfo.InvariantCulture);
+        var gid = NextGid(prefix);
         await using var a = await sourceA.OpenConnectionAsync();
         await using var b = await sourceB.OpenConnectionAsync();
         await Task.WhenAll(PrepareAsync(a, id, gid + "-a", record), PrepareAsync(b, id, gid + "-b", record));
         await Task.WhenAll(ExecuteAsync(a, $"COMMIT PREPARED '{gid}-a'"), ExecuteAsync(b, $"COMMIT PREPARED '{gid}-b'"));
     }
+
+    // A new gid of fixed length: the prefix and a zero-padded counter.
+    private string NextGid(string prefix) => prefix + Interlocked.Increment(ref _gid).ToString("D12", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>One transfer through a distributed transaction; <paramref name="clock"/> (if any) marks its steps.</summary>
     private static async Task SwitchboardTransferAsync(SwitchboardCatalog catalog, DistributedTransactionOptions? options, int id, StepClock? clock = null)
@@ -228,8 +231,7 @@ public class TwoPhaseBenchmarks
     private async Task BarrierTransferAsync(NpgsqlDataSource sourceA, NpgsqlDataSource sourceB, int id, BarrierRecord record, StepClock? clock = null)
     {
         clock?.Mark(0);
-        var gid = (record == BarrierRecord.Switchboard ? "sb1.bench-coordinator.3f9a2c7d1e0b.k2x9q1.hs-" : "hb-")
-            + Interlocked.Increment(ref _gid).ToString("D12", System.Globalization.CultureInfo.InvariantCulture);
+        var gid = NextGid(record == BarrierRecord.Switchboard ? "sb1.bench-coordinator.3f9a2c7d1e0b.k2x9q1.hs-" : "hb-");
         await using (var a = await sourceA.OpenConnectionAsync())
         await using (var b = await sourceB.OpenConnectionAsync())
         await using (var ta = await a.BeginTransactionAsync())
@@ -469,14 +471,7 @@ public static class TwoPhaseInterleaved
             foreach (var clients in clientCounts)
             {
                 bench.Clients = clients;
-                var samples = variants.ToDictionary(v => v.Name, _ => new List<double>());
-                var cpu = variants.ToDictionary(v => v.Name, _ => new List<double>());
-                var allocated = variants.ToDictionary(v => v.Name, _ => new List<double>());
-                var serverTicks = variants.ToDictionary(v => v.Name, _ => 0L);
-                var switches = variants.ToDictionary(v => v.Name, _ => new ContextSwitches());
-                var workItems = variants.ToDictionary(v => v.Name, _ => new List<double>());
-                var contentions = variants.ToDictionary(v => v.Name, _ => new List<double>());
-                var exceptions = variants.ToDictionary(v => v.Name, _ => new List<double>());
+                var samples = variants.ToDictionary(v => v.Name, _ => new VariantSamples());
 
                 // Warm-up rounds are measured like the others and discarded, until the JIT has settled: tiered compilation keeps
                 // recompiling hot methods in the background for seconds after start (about 10 s with two cores shared with
@@ -493,35 +488,14 @@ public static class TwoPhaseInterleaved
                     // The order changes every round.
                     foreach (var (name, run) in variants.OrderBy(_ => Random.Shared.Next()))
                     {
-                        // Outside the client's measured window: reading /proc costs CPU.
-                        var serverBefore = ServerUsage();
-                        var clientSwitchesBefore = ClientSwitches();
-                        var started = System.Diagnostics.Stopwatch.GetTimestamp();
-                        var cpuBefore = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
-                        var allocatedBefore = GC.GetTotalAllocatedBytes(precise: false);
-                        var workItemsBefore = ThreadPool.CompletedWorkItemCount;
-                        var contentionsBefore = Monitor.LockContentionCount;
-                        var exceptionsBefore = Interlocked.Read(ref _firstChanceExceptions);
+                        // /proc is read outside the client's measured window (it costs CPU), and only in measured rounds.
+                        var procBefore = measuring ? ProcCounters.Read() : default;
+                        var before = ClientCounters.Read();
                         await run();
-                        var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
-                        var cpuUsed = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
-                        var allocatedBytes = GC.GetTotalAllocatedBytes(precise: false) - allocatedBefore;
-                        var workItemsDone = ThreadPool.CompletedWorkItemCount - workItemsBefore;
-                        var contended = Monitor.LockContentionCount - contentionsBefore;
-                        var thrown = Interlocked.Read(ref _firstChanceExceptions) - exceptionsBefore;
+                        var after = ClientCounters.Read();
                         if (measuring)
                         {
-                            samples[name].Add(elapsed.TotalMicroseconds / perRound);
-                            cpu[name].Add(cpuUsed.TotalMicroseconds / perRound);
-                            allocated[name].Add(allocatedBytes / (double)perRound);
-                            workItems[name].Add(workItemsDone / (double)perRound);
-                            contentions[name].Add(contended / (double)perRound);
-                            exceptions[name].Add(thrown / (double)perRound);
-                            var serverAfter = ServerUsage();
-                            var clientSwitchesAfter = ClientSwitches();
-                            serverTicks[name] += serverAfter.Ticks - serverBefore.Ticks;
-                            switches[name].Add(clientSwitchesAfter.Voluntary - clientSwitchesBefore.Voluntary, clientSwitchesAfter.Involuntary - clientSwitchesBefore.Involuntary,
-                                serverAfter.Voluntary - serverBefore.Voluntary, serverAfter.Involuntary - serverBefore.Involuntary);
+                            samples[name].Add(before, after, procBefore, ProcCounters.Read(), perRound);
                         }
                     }
 
@@ -542,20 +516,23 @@ public static class TwoPhaseInterleaved
                     }
                 }
 
-                var baseline = samples.TryGetValue("HandWrittenParallel", out var handWritten) ? Median(handWritten) : double.NaN;
+                var baseline = samples.TryGetValue("HandWrittenParallel", out var handWritten) ? Median(handWritten.Micros) : double.NaN;
                 var jitted = System.Runtime.JitInfo.GetCompiledMethodCount() - jitBefore.Methods;
                 var jitTime = System.Runtime.JitInfo.GetCompilationTime() - jitBefore.Time;
                 Console.WriteLine($"clients={clients} ({rounds} rounds of {perRound} transactions each, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}; "
                     + $"{jitted} methods compiled in {jitTime.TotalMilliseconds:0} ms during the measured rounds)");
                 foreach (var (name, _) in variants)
                 {
-                    var median = Median(samples[name]);
+                    var variant = samples[name];
+                    var median = Median(variant.Micros);
+                    var transactions = (double)rounds * perRound;
                     Console.WriteLine($"  {name,-36} {median,10:0} us/transaction   {median / baseline,5:0.00}x hand-written   {1_000_000 / median,8:0} tx/s   "
-                        + $"client CPU {Median(cpu[name]),6:0} us/transaction   allocated {Median(allocated[name]) / 1024,6:0.0} KiB/transaction   "
-                        + $"server CPU {serverTicks[name] * 10_000.0 / (rounds * perRound),6:0} us/transaction   "
-                        + $"thread-pool work items {Median(workItems[name]),5:0.0}   lock contentions {Median(contentions[name]),5:0.00}   "
-                        + $"exceptions {exceptions[name].Average(),5:0.00} /transaction   context switches per transaction (voluntary/involuntary) "
-                        + switches[name].PerTransaction(rounds * perRound));
+                        + $"client CPU {Median(variant.Cpu),6:0} us/transaction   allocated {Median(variant.Allocated) / 1024,6:0.0} KiB/transaction   "
+                        + $"server CPU {variant.Proc.ServerTicks * 10_000.0 / transactions,6:0} us/transaction   "
+                        + $"thread-pool work items {Median(variant.WorkItems),5:0.0}   lock contentions {Median(variant.Contentions),5:0.00}   "
+                        + $"exceptions {variant.Exceptions.Average(),5:0.00} /transaction   context switches per transaction (voluntary/involuntary) "
+                        + $"client {variant.Proc.ClientVoluntary / transactions:0.0}/{variant.Proc.ClientInvoluntary / transactions:0.0}, "
+                        + $"server {variant.Proc.ServerVoluntary / transactions:0.0}/{variant.Proc.ServerInvoluntary / transactions:0.0}");
                 }
             }
         }
@@ -643,22 +620,60 @@ public static class TwoPhaseInterleaved
         return (voluntary, involuntary);
     }
 
-    /// <summary>Context switches of the client and of the server, summed over a variant's measured rounds.</summary>
-    private sealed class ContextSwitches
+    /// <summary>What this process counts itself, read just before and just after a round.</summary>
+    private readonly record struct ClientCounters(long Timestamp, TimeSpan Cpu, long Allocated, long WorkItems, long Contentions, long Exceptions)
     {
-        private long _clientVoluntary, _clientInvoluntary, _serverVoluntary, _serverInvoluntary;
+        public static ClientCounters Read() => new(System.Diagnostics.Stopwatch.GetTimestamp(), System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime,
+            GC.GetTotalAllocatedBytes(precise: false), ThreadPool.CompletedWorkItemCount, Monitor.LockContentionCount, Interlocked.Read(ref _firstChanceExceptions));
+    }
 
-        public void Add(long clientVoluntary, long clientInvoluntary, long serverVoluntary, long serverInvoluntary)
+    /// <summary>What /proc counts: PostgreSQL's CPU ticks and context switches, and this process's context switches.</summary>
+    private readonly record struct ProcCounters(long ServerTicks, long ServerVoluntary, long ServerInvoluntary, long ClientVoluntary, long ClientInvoluntary)
+    {
+        public static ProcCounters Read()
         {
-            _clientVoluntary += clientVoluntary;
-            _clientInvoluntary += clientInvoluntary;
-            _serverVoluntary += serverVoluntary;
-            _serverInvoluntary += serverInvoluntary;
+            var (ticks, serverVoluntary, serverInvoluntary) = ServerUsage();
+            var (clientVoluntary, clientInvoluntary) = ClientSwitches();
+            return new(ticks, serverVoluntary, serverInvoluntary, clientVoluntary, clientInvoluntary);
         }
 
-        public string PerTransaction(int transactions) =>
-            $"client {_clientVoluntary / (double)transactions:0.0}/{_clientInvoluntary / (double)transactions:0.0}, "
-            + $"server {_serverVoluntary / (double)transactions:0.0}/{_serverInvoluntary / (double)transactions:0.0}";
+        public static ProcCounters operator +(ProcCounters x, ProcCounters y) => new(x.ServerTicks + y.ServerTicks, x.ServerVoluntary + y.ServerVoluntary,
+            x.ServerInvoluntary + y.ServerInvoluntary, x.ClientVoluntary + y.ClientVoluntary, x.ClientInvoluntary + y.ClientInvoluntary);
+
+        public static ProcCounters operator -(ProcCounters x, ProcCounters y) => new(x.ServerTicks - y.ServerTicks, x.ServerVoluntary - y.ServerVoluntary,
+            x.ServerInvoluntary - y.ServerInvoluntary, x.ClientVoluntary - y.ClientVoluntary, x.ClientInvoluntary - y.ClientInvoluntary);
+    }
+
+    /// <summary>
+    /// One variant's measured rounds: per transaction, each round's time, CPU, allocation and counters (for medians); and the
+    /// /proc counters summed over all rounds (one round is too short for their resolution).
+    /// </summary>
+    private sealed class VariantSamples
+    {
+        public List<double> Micros { get; } = [];
+
+        public List<double> Cpu { get; } = [];
+
+        public List<double> Allocated { get; } = [];
+
+        public List<double> WorkItems { get; } = [];
+
+        public List<double> Contentions { get; } = [];
+
+        public List<double> Exceptions { get; } = [];
+
+        public ProcCounters Proc { get; private set; }
+
+        public void Add(ClientCounters before, ClientCounters after, ProcCounters procBefore, ProcCounters procAfter, int transactions)
+        {
+            Micros.Add(System.Diagnostics.Stopwatch.GetElapsedTime(before.Timestamp, after.Timestamp).TotalMicroseconds / transactions);
+            Cpu.Add((after.Cpu - before.Cpu).TotalMicroseconds / transactions);
+            Allocated.Add((after.Allocated - before.Allocated) / (double)transactions);
+            WorkItems.Add((after.WorkItems - before.WorkItems) / (double)transactions);
+            Contentions.Add((after.Contentions - before.Contentions) / (double)transactions);
+            Exceptions.Add((after.Exceptions - before.Exceptions) / (double)transactions);
+            Proc += procAfter - procBefore;
+        }
     }
 
     private static double Median(List<double> values)
