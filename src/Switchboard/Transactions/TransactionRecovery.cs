@@ -89,6 +89,7 @@ internal static class TransactionRecovery
         //     now, so a transaction with a committed branch is never taken for one that never finished preparing.
         var branchRows = new Dictionary<string, List<(DatabaseDefinition Database, string Key)>>(StringComparer.Ordinal);
         var committedBranches = new Dictionary<string, string>(StringComparer.Ordinal);
+        var committedQualifiers = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
         var unreadable = scans.Any(scan => scan.Error is not null);
         if (log is not null)
         {
@@ -122,6 +123,12 @@ internal static class TransactionRecovery
                     if (row.Outcome == 'C')
                     {
                         committedBranches.TryAdd(gtid, preparing[i].Name);
+                        if (!committedQualifiers.TryGetValue(gtid, out var qualifiers))
+                        {
+                            committedQualifiers[gtid] = qualifiers = new HashSet<string>(StringComparer.Ordinal);
+                        }
+
+                        qualifiers.Add(row.GlobalId[(slash + 1)..]);
                     }
                 }
             }
@@ -166,13 +173,16 @@ internal static class TransactionRecovery
             }
         }
 
-        // Commit records of transactions that no database holds a prepared branch of any more: complete everywhere. Only those
-        // of processes that have ended; a running coordinator forgets its own (and may be preparing one right now).
+        // Commit records of transactions complete everywhere: a record is recovery's only proof that its branch committed, and
+        // is needed as long as another branch may still be prepared — in a database that could not be read, or one this
+        // catalog does not configure. So only when the committed records of all n branches are seen (then none can be
+        // prepared), and only those of processes that have ended; a running coordinator forgets its own.
         var foundIds = found.Select(f => f.Branch.GlobalId).ToHashSet(StringComparer.Ordinal);
         var finishedRows = new Dictionary<DatabaseDefinition, List<string>>();
         foreach (var (gtid, rows) in branchRows)
         {
             if (log is null || foundIds.Contains(gtid) || !GlobalTransactionId.TryParse(gtid, out var id) || id.LogId != log.LogId
+                || id.Branches is not { } count || !committedQualifiers.TryGetValue(gtid, out var committed) || committed.Count < count
                 || coordinator.IsUndecided(gtid) || await coordinator.IsAliveAsync(log, id.Incarnation, incarnations).ConfigureAwait(false))
             {
                 continue;

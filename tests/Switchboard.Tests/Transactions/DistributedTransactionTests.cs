@@ -281,6 +281,46 @@ public sealed class DistributedTransactionTests(DatabaseServers servers) : IAsyn
         Assert.DoesNotContain(again.Actions, a => a.TransactionId == tx.Id);
     }
 
+    [Fact]
+    public async Task Recovery_keeps_a_commit_record_while_a_database_that_may_hold_another_branch_cannot_be_read()
+    {
+        // The decision in the participants (the default): orders commits, billing goes away before it hears "commit".
+        await using var proxy = new TcpProxy(servers.MyPort);
+        var billingThroughProxy = $"mysql://app:{Uri.EscapeDataString(servers.MyPassword)}@127.0.0.1:{proxy.Port}/{_rig.MyDatabase}";
+        var catalog = _rig.Catalog(o => o.FaultHandler = (point, _) =>
+        {
+            if (point == FaultPoint.AfterDecision)
+            {
+                proxy.Block();
+            }
+        }, billingUrl: billingThroughProxy);
+        var tx = await catalog.BeginDistributedAsync("orders", "billing");
+        await TwoPhaseRig.TransferAsync(tx, "orders", "billing", 20, async: true);
+        var error = await Assert.ThrowsAsync<DistributedTransactionException>(() => tx.CommitAsync());
+        Assert.Equal(DistributedOutcome.Committed, error.Outcome);
+        await catalog.DisposeAsync();
+
+        // A restart while billing is still away: its branch cannot be listed, so orders' commit record — the only proof
+        // that the transaction committed — must stay.
+        var restarted = _rig.Catalog(billingUrl: billingThroughProxy);
+        var blind = await restarted.RecoverTransactionsAsync();
+        Assert.Contains(blind.Problems, p => p.Database == "billing");
+        Assert.Equal(0, blind.ForgottenDecisions);
+        Assert.Equal(1, (await _rig.CommitRecordsAsync()).Orders);
+
+        // Billing is back: recovery finds its branch prepared and orders' record, and commits it.
+        proxy.Unblock();
+        var report = await restarted.RecoverTransactionsAsync();
+        var action = Assert.Single(report.Actions, a => a.TransactionId == tx.Id);
+        Assert.Equal(RecoveryActionKind.Committed, action.Action);
+        Assert.Equal((80, 120, 100), await _rig.BalancesAsync(1));
+
+        // Only now, with both branches' records seen committed, are the records forgotten.
+        var again = await restarted.RecoverTransactionsAsync();
+        Assert.Equal(2, again.ForgottenDecisions);
+        Assert.Equal((0, 0), await _rig.CommitRecordsAsync());
+    }
+
     [Theory]
     // The decision in the coordinator log: committed once the log holds it.
     [InlineData(false, nameof(FaultPoint.AfterPrepare), false)]
