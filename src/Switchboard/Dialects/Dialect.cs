@@ -71,12 +71,26 @@ public abstract partial class Dialect
     {
     }
 
-    /// <summary>Says what a driver error means.</summary>
-    public virtual DatabaseErrorKind Classify(Exception exception) => exception switch
+    /// <summary>
+    /// Says what a driver error means. Default, for what a dialect's own codes leave unmatched: the cause underneath —
+    /// some drivers (MySql.Data) wrap a broken socket or a read timeout in a generic "fatal error" with no code.
+    /// </summary>
+    public virtual DatabaseErrorKind Classify(Exception exception)
     {
-        TimeoutException => DatabaseErrorKind.Timeout,
-        _ => DatabaseErrorKind.Other,
-    };
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            switch (e)
+            {
+                case TimeoutException:
+                case System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.TimedOut }:
+                    return DatabaseErrorKind.Timeout;
+                case EndOfStreamException or IOException or System.Net.Sockets.SocketException:
+                    return DatabaseErrorKind.ConnectionLost;
+            }
+        }
+
+        return DatabaseErrorKind.Other;
+    }
 
     /// <summary>Whether an error opening a connection means the server could not be reached or refused us.</summary>
     public virtual bool IsConnectionFailure(Exception exception) =>

@@ -213,9 +213,11 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
                 return new(p.Database, $"({p.Dialect.Name} at {p.Engine.Definition.Target}) cannot take part in a two-phase commit: {problem}");
             }
 
+            // A branch before it is begun: if the begin fails after the server started the branch (a cancellation, a lost
+            // reply), the rollback still ends it, so the connection never goes back to the pool with an XA branch open.
+            p.IsBranch = true;
             p.Transaction = await p.Dialect.BeginBranchAsync(connection, p.Engine.Definition, p.Branch, options.IsolationLevel, async, cancellationToken)
                 .ConfigureAwait(false);
-            p.IsBranch = true;
         }
         else
         {

@@ -32,6 +32,24 @@ public sealed class MySqlSessionTests(DatabaseServers servers) : SessionContract
     }
 
     [Fact]
+    public async Task A_connection_killed_by_the_server_is_reported_as_lost_and_transient()
+    {
+        await using var catalog = await CatalogAsync();
+        await using var session = catalog.OpenSession("main");
+        var id = await session.ExecuteScalarAsync<long>("SELECT CONNECTION_ID()");
+        await using (var killer = catalog.OpenSession("main"))
+        {
+            await killer.ExecuteAsync($"KILL {id}");
+        }
+
+        // MySql.Data reports this as a "fatal error" without a server error number; the cause is the closed socket.
+        var error = await Assert.ThrowsAsync<DatabaseCommandException>(() => session.ExecuteScalarAsync<long>("SELECT 1"));
+        Assert.Equal(DatabaseErrorKind.ConnectionLost, error.Kind);
+        Assert.True(error.IsTransient);
+        Assert.Contains("'main'", error.Message);
+    }
+
+    [Fact]
     public async Task A_provider_and_connection_string_with_an_environment_password_work()
     {
         var database = await servers.CreateMyDatabaseAsync("explicit");
