@@ -456,13 +456,21 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
         catch (Exception e) when (e is DbException or InvalidOperationException or IOException or TimeoutException)
         {
             last.Fail("COMMIT", e);
+            if (!last.ConnectionLost(e))
+            {
+                // The server answered: the commit failed (a deferred constraint, say), and nothing of it is committed.
+                throw await AbortAsync($"the last resource '{last.Database}' could not commit", last.Error, io).ConfigureAwait(false);
+            }
         }
 
-        // Whether that commit happened is written in the database itself: ask it.
-        char? outcome;
+        // The reply was lost. Whether that commit happened is written in the database itself. Not a plain read: the commit
+        // may still be running on the old session, and a read would not wait for it. Claiming the abort waits, and exactly
+        // one of the two outcomes is recorded.
+        char outcome;
         try
         {
-            outcome = await TransactionCoordinator.ReadLastResourceDecisionAsync(last.Engine, Id, io, CancellationToken.None).ConfigureAwait(false);
+            outcome = await TransactionCoordinator.ClaimInLastResourceAsync(last.Engine, Id, participantsRecord, io, CancellationToken.None)
+                .ConfigureAwait(false);
         }
         catch (Exception e) when (e is DbException or InvalidOperationException or IOException or TimeoutException)
         {
@@ -474,7 +482,7 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
             await FinishAsync(io).ConfigureAwait(false);
             _state = State.Committed;
             _coordinator.MarkDecided(Id);
-            _coordinator.RequestRecovery(immediately: false);
+            _coordinator.Abandon(Id);
             throw Failure(DistributedOutcome.InDoubt, $"the last resource '{last.Database}' failed while committing and its decision cannot be read back",
                 last.Error);
         }

@@ -38,6 +38,7 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
     private readonly Lock _backgroundLock = new();
     private int _backgroundCompletions;
     private CoordinatorLog? _log;
+    private readonly ConcurrentDictionary<string, byte> _abandoned = new(StringComparer.Ordinal);
     private string? _incarnation;
     private FileStream? _incarnationLock;
     private long _sequence;
@@ -189,6 +190,32 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
     public void MarkDecided(string globalId) => _undecided.TryRemove(globalId, out _);
 
     public bool IsUndecided(string globalId) => _undecided.ContainsKey(globalId);
+
+    /// <summary>
+    /// Hands one of this process's own transactions to recovery: its coordinator has given up deciding it (a last resource
+    /// whose outcome could not be read back), so recovery settles it as it would a crashed process's, not leave it alone.
+    /// </summary>
+    public void Abandon(string globalId)
+    {
+        _abandoned.TryAdd(globalId, 0);
+        RequestRecovery(immediately: false);
+    }
+
+    /// <summary>Whether the process that began a transaction may still act on it: it is running and has not abandoned it.</summary>
+    public ValueTask<bool> IsRunningAsync(CoordinatorLog log, string globalId, string incarnation, IReadOnlyList<IncarnationRecord> known) =>
+        incarnation == _incarnation && _abandoned.ContainsKey(globalId) ? new(false) : IsAliveAsync(log, incarnation, known);
+
+    /// <summary>A recovery pass that read every database left nothing of these abandoned transactions but <paramref name="remaining"/>.</summary>
+    public void SettledAbandoned(IReadOnlySet<string> remaining)
+    {
+        foreach (var globalId in _abandoned.Keys)
+        {
+            if (!remaining.Contains(globalId))
+            {
+                _abandoned.TryRemove(globalId, out _);
+            }
+        }
+    }
 
     /// <summary>Whether an incarnation of a coordinator using this log is running (this one, or another process).</summary>
     public async ValueTask<bool> IsAliveAsync(CoordinatorLog log, string incarnation, IReadOnlyList<IncarnationRecord> known)
@@ -367,21 +394,29 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
         return null;
     }
 
-    /// <summary>Reads a last resource's own record of a decision on a new connection: its outcome, or null when there is none.</summary>
-    public static ValueTask<char?> ReadLastResourceDecisionAsync(DatabaseEngine engine, string globalId, IOBehavior io, CancellationToken cancellationToken) =>
-        EngineWork.WithConnectionAsync<char?>(engine, io, cancellationToken, async connection =>
+    /// <summary>
+    /// Settles a transaction whose decision is kept in a last resource: records a presumed abort there, unless the commit
+    /// is recorded first, and returns the outcome that holds. The insert waits for a last-resource transaction still in
+    /// flight (its row lock; SQLite: its write lock), so a commit whose reply was lost is seen as committed, never as missing.
+    /// </summary>
+    public static ValueTask<char> ClaimInLastResourceAsync(DatabaseEngine engine, string globalId, string participants, IOBehavior io,
+        CancellationToken cancellationToken)
+    {
+        var sql = engine.Dialect.TransactionTables;
+        return EngineWork.WithConnectionAsync(engine, io, cancellationToken, async connection =>
         {
-            try
+            await CoordinatorLog.ExecuteAsync(connection, null, sql.CreateDecisionTable, null, io, cancellationToken).ConfigureAwait(false);
+            return await EngineWork.InTransactionAsync(engine, connection, io, cancellationToken, async transaction =>
             {
-                var outcome = await CoordinatorLog.QueryFirstAsync<string>(connection, null, engine.Dialect.TransactionTables.SelectDecision,
-                    new { gtid = globalId }, io, cancellationToken).ConfigureAwait(false);
-                return outcome?[0];
-            }
-            catch (DbException e) when (engine.Dialect.Classify(e) == DatabaseErrorKind.UndefinedObject)
-            {
-                return null; // never a last resource
-            }
+                await CoordinatorLog.ExecuteAsync(connection, transaction, sql.InsertDecisionIfAbsent,
+                    new { gtid = globalId, outcome = "A", participants, decided = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() }, io, cancellationToken)
+                    .ConfigureAwait(false);
+                var outcome = await CoordinatorLog.QueryFirstAsync<string>(connection, transaction, sql.SelectDecision, new { gtid = globalId }, io,
+                    cancellationToken).ConfigureAwait(false);
+                return outcome?[0] ?? 'A';
+            }).ConfigureAwait(false);
         });
+    }
 
     /// <summary>Hands branches that could not be told the outcome to the background retry.</summary>
     public void RetryLater(string globalId, bool commit, IEnumerable<(string Database, TransactionBranch Branch)> branches, DatabaseEngine? decider,

@@ -158,6 +158,11 @@ internal static class TransactionRecovery
             }
         }
 
+        if (!options.DryRun && !unreadable)
+        {
+            coordinator.SettledAbandoned(remaining);
+        }
+
         // 4. Forget what is finished everywhere.
         var forgotten = 0;
         if (log is not null)
@@ -183,7 +188,7 @@ internal static class TransactionRecovery
         {
             if (log is null || foundIds.Contains(gtid) || !GlobalTransactionId.TryParse(gtid, out var id) || id.LogId != log.LogId
                 || id.Branches is not { } count || !committedQualifiers.TryGetValue(gtid, out var committed) || committed.Count < count
-                || coordinator.IsUndecided(gtid) || await coordinator.IsAliveAsync(log, id.Incarnation, incarnations).ConfigureAwait(false))
+                || coordinator.IsUndecided(gtid) || await coordinator.IsRunningAsync(log, gtid, id.Incarnation, incarnations).ConfigureAwait(false))
             {
                 continue;
             }
@@ -281,7 +286,7 @@ internal static class TransactionRecovery
             return (null, "still being decided by this process: left alone");
         }
 
-        if (await coordinator.IsAliveAsync(log, id.Incarnation, incarnations).ConfigureAwait(false))
+        if (await coordinator.IsRunningAsync(log, gtid, id.Incarnation, incarnations).ConfigureAwait(false))
         {
             return (null, $"the process that began it (incarnation {id.Incarnation}) is still running: left alone");
         }
@@ -296,7 +301,7 @@ internal static class TransactionRecovery
         var participants = RecordedParticipant.Serialize(branches.Select(b => new RecordedParticipant(b.Branch.Qualifier, b.Database.Name, b.Database.Target, false)));
         var recorded = decider is null
             ? await log.RecordAsync(gtid, 'A', participants, io).ConfigureAwait(false)
-            : await ClaimInLastResourceAsync(coordinator.Catalog.GetEngine(decider.Name), gtid, participants, io, cancellationToken).ConfigureAwait(false);
+            : await TransactionCoordinator.ClaimInLastResourceAsync(coordinator.Catalog.GetEngine(decider.Name), gtid, participants, io, cancellationToken).ConfigureAwait(false);
         coordinator.Faults?.Invoke(FaultPoint.RecoveryAfterDecision, -1);
         return (recorded, recorded == 'C' ? "its coordinator recorded the commit decision just now" : "no commit decision is recorded (presumed abort)");
     }
@@ -320,7 +325,7 @@ internal static class TransactionRecovery
             return (null, "still being prepared by this process: left alone");
         }
 
-        if (await coordinator.IsAliveAsync(log, id.Incarnation, incarnations).ConfigureAwait(false))
+        if (await coordinator.IsRunningAsync(log, gtid, id.Incarnation, incarnations).ConfigureAwait(false))
         {
             return (null, $"the process that began it (incarnation {id.Incarnation}) is still running: left alone");
         }
@@ -464,27 +469,6 @@ internal static class TransactionRecovery
 
             return null;
         }
-    }
-
-    /// <summary>Records a presumed abort in a last resource's table, unless its coordinator recorded the commit first.</summary>
-    private static ValueTask<char> ClaimInLastResourceAsync(DatabaseEngine engine, string gtid, string participants, IOBehavior io,
-        CancellationToken cancellationToken)
-    {
-        var sql = engine.Dialect.TransactionTables;
-        return EngineWork.WithConnectionAsync(engine, io, cancellationToken, async connection =>
-        {
-            await CoordinatorLog.ExecuteAsync(connection, null, sql.CreateDecisionTable, null, io, cancellationToken).ConfigureAwait(false);
-
-            // Waits for a last resource transaction in flight (SQLite: its write lock), so it sees that transaction's outcome.
-            return await EngineWork.InTransactionAsync(engine, connection, io, cancellationToken, async transaction =>
-            {
-                await CoordinatorLog.ExecuteAsync(connection, transaction, sql.InsertDecisionIfAbsent,
-                    new { gtid, outcome = "A", participants, decided = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() }, io, cancellationToken).ConfigureAwait(false);
-                var outcome = await CoordinatorLog.QueryFirstAsync<string>(connection, transaction, sql.SelectDecision, new { gtid }, io, cancellationToken)
-                    .ConfigureAwait(false);
-                return outcome?[0] ?? 'A';
-            }).ConfigureAwait(false);
-        });
     }
 
     private static string Scrub(Exception e, DatabaseDefinition definition) => SecretMasker.Scrub(e.Message, definition.Secrets);

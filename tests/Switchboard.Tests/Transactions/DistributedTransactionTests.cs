@@ -699,6 +699,39 @@ public sealed class DistributedTransactionTests(DatabaseServers servers) : IAsyn
     }
 
     [Fact]
+    public async Task A_last_resource_commit_whose_reply_is_lost_is_found_committed_and_the_others_commit_too()
+    {
+        // The ledger's COMMIT takes 2 s (a deferred trigger), and its connection is cut 0.7 s into it. The server finishes
+        // the commit anyway; the coordinator must wait for that outcome, not read "no decision" and roll the others back.
+        await using (var setup = _rig.Observer.OpenSession("orders"))
+        {
+            await setup.ExecuteAsync("""
+                CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(2); RETURN NULL; END $$;
+                CREATE CONSTRAINT TRIGGER slow_commit AFTER UPDATE ON accounts DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit();
+                """);
+            await setup.CommitAsync();
+        }
+
+        await using var proxy = new TcpProxy(servers.PgPort);
+        var ledgerThroughProxy = $"postgresql://app:{Uri.EscapeDataString(servers.PgPassword)}@127.0.0.1:{proxy.Port}/{_rig.PgDatabase}";
+        var catalog = _rig.Catalog(
+            o => o.FaultHandler = (point, _) =>
+            {
+                if (point == FaultPoint.BeforeDecision)
+                {
+                    ThreadPool.QueueUserWorkItem(_ => { Thread.Sleep(700); proxy.Reset(); });
+                }
+            },
+            more: b => b.AddDatabase("ledger", ledgerThroughProxy, o => o.TwoPhaseCommit = false));
+        await using var tx = await catalog.BeginDistributedAsync("ledger", "billing");
+        await TwoPhaseRig.TransferAsync(tx, "ledger", "billing", 9, async: true);
+        await tx.CommitAsync();
+        Assert.All(tx.Results!, r => Assert.Equal(ParticipantOutcome.Committed, r.Outcome));
+        Assert.Equal((91, 109, 100), await _rig.BalancesAsync(1));
+        Assert.Empty(await _rig.PreparedAsync(TwoPhaseRig.LogIdOf(tx.Id)));
+    }
+
+    [Fact]
     public async Task The_log_can_live_in_a_named_database_and_recovery_reads_it_there()
     {
         var coordination = await servers.CreatePgDatabaseAsync("coord");

@@ -69,6 +69,13 @@ public sealed class TcpProxy : IAsyncDisposable
         }
     }
 
+    /// <summary>Drops every relayed connection (as a network fault would) but keeps accepting new ones.</summary>
+    public void Reset()
+    {
+        Block();
+        Unblock();
+    }
+
     private async Task AcceptLoopAsync(TcpListener listener, CancellationToken token)
     {
         while (!token.IsCancellationRequested)
