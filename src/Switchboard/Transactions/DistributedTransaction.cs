@@ -355,7 +355,11 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
             }
             catch (TransactionLogException e)
             {
-                throw await AbortAsync($"the decision could not be written to the transaction log ({_log!.Location})", e, io).ConfigureAwait(false);
+                recorded = await ClaimAbortAfterFailedLogWriteAsync(e, participantsRecord, io).ConfigureAwait(false);
+                if (recorded != 'C')
+                {
+                    throw await AbortAsync($"the decision could not be written to the transaction log ({_log!.Location})", e, io).ConfigureAwait(false);
+                }
             }
 
             if (recorded != 'C')
@@ -396,6 +400,34 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
         {
             LogInDoubt(_coordinator.Logger, Id, string.Join(", ", left.Select(p => p.Database)));
             throw Failure(DistributedOutcome.Committed, $"{Names(left)} could not be told to commit", left[0].Error);
+        }
+    }
+
+    /// <summary>
+    /// A failed write of the commit decision may still have landed (a log in a database whose COMMIT lost its reply). Claim
+    /// the abort instead — insert-if-absent, so exactly one of the two decisions is recorded — and act on the one that is.
+    /// If even that fails, the outcome is unknown: everything stays prepared, and recovery settles it from the log.
+    /// </summary>
+    private async ValueTask<char> ClaimAbortAfterFailedLogWriteAsync(TransactionLogException failure, string participantsRecord, IOBehavior io)
+    {
+        try
+        {
+            return await _log!.RecordAsync(Id, 'A', participantsRecord, io).ConfigureAwait(false);
+        }
+        catch (TransactionLogException)
+        {
+            foreach (var p in _participants)
+            {
+                p.State = BranchState.InDoubt;
+            }
+
+            await FinishAsync(io).ConfigureAwait(false);
+            _state = State.RolledBack;
+            _coordinator.MarkDecided(Id);
+            _coordinator.Abandon(Id);
+            throw Failure(DistributedOutcome.InDoubt,
+                $"the decision could not be written to the transaction log ({_log!.Location}), nor could it be read back; recovery commits it if the commit "
+                + "decision reached the log, and rolls it back otherwise", failure);
         }
     }
 

@@ -732,6 +732,54 @@ public sealed class DistributedTransactionTests(DatabaseServers servers) : IAsyn
     }
 
     [Fact]
+    public async Task A_log_write_whose_reply_is_lost_is_found_committed_and_every_participant_commits()
+    {
+        var coordination = await servers.CreatePgDatabaseAsync("coord");
+        await using var proxy = new TcpProxy(servers.PgPort);
+        var resetDuringDecision = false;
+        var catalog = _rig.Catalog(o =>
+        {
+            o.LogFolder = null;
+            o.LogDatabase = "coordination";
+            o.DecisionsInParticipants = false;
+            o.FaultHandler = (point, _) =>
+            {
+                if (point == FaultPoint.BeforeDecision && resetDuringDecision)
+                {
+                    ThreadPool.QueueUserWorkItem(_ => { Thread.Sleep(700); proxy.Reset(); });
+                }
+            };
+        }, more: b => b.AddDatabase("coordination", $"postgresql://app:{Uri.EscapeDataString(servers.PgPassword)}@127.0.0.1:{proxy.Port}/{coordination}"));
+
+        // A first transaction creates the log's tables; then the log's commit of a decision takes 2 s (a deferred trigger).
+        await using (var first = await catalog.BeginDistributedAsync("orders", "billing"))
+        {
+            await TwoPhaseRig.TransferAsync(first, "orders", "billing", 1, async: true);
+            await first.CommitAsync();
+        }
+
+        await using (var connection = await _rig.Track(SwitchboardCatalog.CreateBuilder().AddDatabase("c", servers.PgUrl(coordination)).Build())
+            .GetEngine("c").OpenConnectionAsync())
+        {
+            await connection.ExecuteAsync("""
+                CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(2); RETURN NULL; END $$;
+                CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON switchboard_tx_decision DEFERRABLE INITIALLY DEFERRED
+                    FOR EACH ROW WHEN (NEW.outcome = 'C') EXECUTE FUNCTION slow_commit();
+                """);
+        }
+
+        // The log's connection is cut 0.7 s into that commit, which the server completes anyway: the coordinator must find
+        // the commit decision recorded, not abort a transaction that recovery would later commit.
+        resetDuringDecision = true;
+        await using var tx = await catalog.BeginDistributedAsync("orders", "billing");
+        await TwoPhaseRig.TransferAsync(tx, "orders", "billing", 10, async: true);
+        await tx.CommitAsync();
+        Assert.All(tx.Results!, r => Assert.Equal(ParticipantOutcome.Committed, r.Outcome));
+        Assert.Equal((89, 111, 100), await _rig.BalancesAsync(1));
+        Assert.Empty(await _rig.PreparedAsync(TwoPhaseRig.LogIdOf(tx.Id)));
+    }
+
+    [Fact]
     public async Task The_log_can_live_in_a_named_database_and_recovery_reads_it_there()
     {
         var coordination = await servers.CreatePgDatabaseAsync("coord");
