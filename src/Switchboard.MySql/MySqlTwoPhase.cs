@@ -144,6 +144,45 @@ public sealed partial class MySqlDialect
         }
     }
 
+    public override long? ServerSessionId(DbConnection connection) =>
+        connection.State == System.Data.ConnectionState.Open ? _driver.ServerThreadId(connection) : null;
+
+    public override async ValueTask<bool> EndOtherSessionAsync(DbConnection connection, long sessionId, bool async, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await ExecuteAsync(connection, null, "KILL " + sessionId.ToString(CultureInfo.InvariantCulture), async, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DbException e) when (_driver.ErrorNumber(e) == 1094)
+        {
+            // 1094: unknown thread id — it has ended already.
+        }
+
+        // KILL marks the thread; it ends at its next check. Wait (up to 5 s) until the process list no longer shows it.
+        for (var i = 0; i < 50; i++)
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = " + sessionId.ToString(CultureInfo.InvariantCulture);
+            var count = Convert.ToInt64(async ? await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) : command.ExecuteScalar(),
+                CultureInfo.InvariantCulture);
+            if (count == 0)
+            {
+                return true;
+            }
+
+            if (async)
+            {
+                await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                Thread.Sleep(100);
+            }
+        }
+
+        return false;
+    }
+
     private static string Xid(TransactionBranch branch)
     {
         branch.EnsurePlain();

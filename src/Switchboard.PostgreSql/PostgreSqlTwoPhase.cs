@@ -123,6 +123,22 @@ public sealed partial class PostgreSqlDialect
         return result;
     }
 
+    public override long? ServerSessionId(DbConnection connection) => connection is NpgsqlConnection { State: ConnectionState.Open } npgsql ? npgsql.ProcessID : null;
+
+    public override async ValueTask<bool> EndOtherSessionAsync(DbConnection connection, long sessionId, bool async, CancellationToken cancellationToken)
+    {
+        // pg_terminate_backend with a timeout waits until the backend has exited (PostgreSQL 14+); a pid that is no longer a
+        // backend answers false with a warning. Either way, the session has ended once pg_stat_activity no longer lists it.
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT pg_terminate_backend(@pid, 5000) IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = @pid)";
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = "pid";
+        parameter.Value = checked((int)sessionId);
+        command.Parameters.Add(parameter);
+        var ended = async ? await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) : command.ExecuteScalar();
+        return ended is true;
+    }
+
     // 42704: "prepared transaction with identifier ... does not exist".
     public override bool IsUnknownBranch(Exception exception) => exception is PostgresException { SqlState: "42704" };
 

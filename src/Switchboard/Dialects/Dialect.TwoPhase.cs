@@ -137,6 +137,16 @@ public abstract partial class Dialect
     /// </summary>
     public virtual ValueTask EndSessionAsync(DbConnection connection, bool async, CancellationToken cancellationToken) => default;
 
+    /// <summary>The server's id of the session behind a connection (PostgreSQL backend pid, MySQL thread id), if known.</summary>
+    public virtual long? ServerSessionId(DbConnection connection) => null;
+
+    /// <summary>
+    /// Ends another server session (one whose connection was lost in the middle of PREPARE) and returns whether it has ended,
+    /// so that what it may have been preparing is settled and can be looked up. Runs on a fresh connection. Default: cannot.
+    /// </summary>
+    public virtual ValueTask<bool> EndOtherSessionAsync(DbConnection connection, long sessionId, bool async, CancellationToken cancellationToken) =>
+        new(false);
+
     /// <summary>The SQL of the decision tables on this kind of database.</summary>
     public virtual TransactionTableSql TransactionTables => TransactionTableSql.Standard;
 }

@@ -205,6 +205,7 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
     {
         var connection = await p.Engine.OpenConnectionAsync(io, cancellationToken).ConfigureAwait(false);
         p.Connection = connection;
+        p.SessionId = p.Dialect.ServerSessionId(connection);
         var async = io == IOBehavior.Asynchronous;
         if (p.Prepares)
         {
@@ -396,6 +397,11 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
 
         var left = await CompletePhaseTwoAsync(preparers, io).ConfigureAwait(false);
         _state = State.Committed;
+        if (preparers.Where(p => p.State == BranchState.RolledBack).ToList() is { Count: > 0 } lost)
+        {
+            throw Failure(DistributedOutcome.Partial, $"{Names(lost)} did not commit: rolled back by someone else after every branch was prepared", lost[0].Error);
+        }
+
         if (left.Count > 0)
         {
             LogInDoubt(_coordinator.Logger, Id, string.Join(", ", left.Select(p => p.Database)));
@@ -438,7 +444,7 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
         await Fanout.RunAsync(preparers.Length, async (i, branchIo) =>
         {
             var p = preparers[i];
-            await CompletePreparedAsync(p, commit: true, branchIo).ConfigureAwait(false);
+            await CompletePreparedAsync(p, commit: true, _decisionInBranches, branchIo).ConfigureAwait(false);
             if (p.State == BranchState.Committed)
             {
                 faults?.Invoke(FaultPoint.AfterCommit, p.Index);
@@ -591,8 +597,29 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
         }
     }
 
+    /// <summary>Ends the session of a PREPARE whose connection was lost; false when that cannot be done or confirmed.</summary>
+    private static async ValueTask<bool> EndOtherSessionQuietlyAsync(Participant p, DbConnection connection, long session, IOBehavior io)
+    {
+        try
+        {
+            return await p.Dialect.EndOtherSessionAsync(connection, session, io == IOBehavior.Asynchronous, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (DbException)
+        {
+            return false; // not allowed, say: the branch stays in doubt
+        }
+    }
+
+    /// <summary>Whether a branch's commit record is visible: a branch missing at COMMIT PREPARED was committed by someone else if so.</summary>
+    private static async ValueTask<bool> CommitRecordVisibleAsync(Participant p, DbConnection connection, IOBehavior io)
+    {
+        var outcome = await CoordinatorLog.QueryFirstAsync<string>(connection, null, p.Dialect.TransactionTables.SelectDecision, new { gtid = p.Branch.ToString() }, io,
+            CancellationToken.None).ConfigureAwait(false);
+        return outcome == "C";
+    }
+
     /// <summary>Commits or rolls back a prepared branch; once more on a fresh connection if its own was lost; else leaves it in doubt.</summary>
-    private static async ValueTask CompletePreparedAsync(Participant p, bool commit, IOBehavior io)
+    private static async ValueTask CompletePreparedAsync(Participant p, bool commit, bool decisionInBranches, IOBehavior io)
     {
         for (var attempt = 0; attempt < 2; attempt++)
         {
@@ -602,15 +629,32 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
                 var (connection, isFresh) = await p.ConnectionForAsync(io, CancellationToken.None).ConfigureAwait(false);
                 fresh = isFresh ? connection : null;
 
-                // "Already complete" means recovery finished it first (a commit decision is never rolled back, nor an abort
-                // committed), or it was never prepared.
-                if (await PreparedBranches.CompleteAsync(p.Dialect, connection, p.Branch, commit, io, CancellationToken.None).ConfigureAwait(false))
+                // A PREPARE whose connection was lost may still be running in its old session: "no such branch" proves
+                // nothing until that session has ended.
+                var sessionEnded = !p.MaybePrepared || !isFresh;
+                if (!sessionEnded && p.SessionId is { } session)
                 {
-                    p.State = commit ? BranchState.Committed : BranchState.RolledBack;
-                    return;
+                    sessionEnded = await EndOtherSessionQuietlyAsync(p, connection, session, io).ConfigureAwait(false);
                 }
 
-                p.State = BranchState.InDoubt; // held by a session that has not ended yet
+                var completion = await PreparedBranches.CompleteAsync(p.Dialect, connection, p.Branch, commit, io, CancellationToken.None).ConfigureAwait(false);
+                p.State = completion switch
+                {
+                    BranchCompletion.Done => commit ? BranchState.Committed : BranchState.RolledBack,
+                    BranchCompletion.NotFound when !sessionEnded => BranchState.InDoubt,
+                    BranchCompletion.NotFound when commit && decisionInBranches
+                        && !await CommitRecordVisibleAsync(p, connection, io).ConfigureAwait(false) => BranchState.RolledBack,
+                    BranchCompletion.NotFound => commit ? BranchState.Committed : BranchState.RolledBack,
+                    _ => BranchState.InDoubt, // held by a session that has not ended yet
+                };
+                if (p.State == BranchState.RolledBack && commit)
+                {
+                    // Finished by someone else, and not as decided: another process's recovery took this one for dead.
+                    p.Fail("COMMIT PREPARED", new InvalidOperationException(
+                        $"its prepared branch {p.Branch} was rolled back by someone else before it could be committed (another process's recovery, taking "
+                        + "this one for ended?), so this database did not commit"));
+                }
+
                 return;
             }
             catch (Exception e) when (e is DbException or InvalidOperationException or IOException or TimeoutException)
@@ -644,7 +688,7 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
             var p = _participants[i];
             if (p.State == BranchState.Prepared || p.State == BranchState.PrepareFailed && p.MaybePrepared)
             {
-                await CompletePreparedAsync(p, commit: false, branchIo).ConfigureAwait(false);
+                await CompletePreparedAsync(p, commit: false, _decisionInBranches, branchIo).ConfigureAwait(false);
             }
             else if (p.State is BranchState.Active or BranchState.PrepareFailed)
             {

@@ -11,7 +11,10 @@ public enum DistributedOutcome
     /// <summary>Rolled back: no participant has committed, and any still prepared will be rolled back.</summary>
     RolledBack,
 
-    /// <summary>Best-effort mode only: some participants committed and others did not.</summary>
+    /// <summary>
+    /// Some participants committed and others did not: best-effort mode, or — a broken guarantee, reported as such — a
+    /// two-phase commit whose prepared branch someone else rolled back (another process's recovery that took this one for ended).
+    /// </summary>
     Partial,
 
     /// <summary>The decision itself could not be read back (the last resource failed while committing); recovery settles it from that database.</summary>
@@ -83,7 +86,7 @@ public sealed class DistributedTransactionException : SwitchboardException
         {
             DistributedOutcome.Committed => $"Distributed transaction {id} is committed, but not every database has been told yet: {reason}.",
             DistributedOutcome.RolledBack => $"Distributed transaction {id} was rolled back: {reason}.",
-            DistributedOutcome.Partial => $"Best-effort transaction {id} committed only in part: {reason}.",
+            DistributedOutcome.Partial => $"Distributed transaction {id} committed only in part: {reason}.",
             _ => $"Distributed transaction {id} is in doubt: {reason}.",
         });
         foreach (var p in participants)

@@ -591,7 +591,7 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
                 var completed = await EngineWork.WithConnectionAsync(engine, IOBehavior.Asynchronous, cancellationToken, connection =>
                     PreparedBranches.CompleteAsync(engine.Dialect, connection, item.Branch, item.Commit, IOBehavior.Asynchronous, cancellationToken))
                     .ConfigureAwait(false);
-                if (!completed)
+                if (completed == BranchCompletion.Attached)
                 {
                     throw new InvalidOperationException("the branch is still attached to a session that has not ended");
                 }

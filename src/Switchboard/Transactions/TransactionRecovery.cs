@@ -364,7 +364,7 @@ internal static class TransactionRecovery
             var connection = await engine.OpenConnectionAsync(io, cancellationToken).ConfigureAwait(false);
             try
             {
-                if (!await PreparedBranches.CompleteAsync(engine.Dialect, connection, branch, commit, io, cancellationToken).ConfigureAwait(false))
+                if (await PreparedBranches.CompleteAsync(engine.Dialect, connection, branch, commit, io, cancellationToken).ConfigureAwait(false) == BranchCompletion.Attached)
                 {
                     return new RecoveryAction(gtid, engine.Name, branch.Qualifier, RecoveryActionKind.LeftInProgress,
                         why + "; the branch is still attached to a session that has not ended (its process may still be running)");

@@ -88,14 +88,14 @@ public sealed class MySqlTwoPhaseTests(DatabaseServers servers) : IAsyncLifetime
             var branch = new Dialects.TransactionBranch(xid, "0");
             await using (var other = await engine.OpenConnectionAsync())
             {
-                Assert.False(await PreparedBranches.CompleteAsync(engine.Dialect, other, branch, commit: true, Internal.IOBehavior.Asynchronous, default));
+                Assert.Equal(BranchCompletion.Attached, await PreparedBranches.CompleteAsync(engine.Dialect, other, branch, commit: true, Internal.IOBehavior.Asynchronous, default));
             }
 
             // Once that session ends (the dialect's way of letting go), any session can finish the branch.
             await engine.Dialect.EndSessionAsync(holder, true, default);
             await using (var other = await engine.OpenConnectionAsync())
             {
-                Assert.True(await PreparedBranches.CompleteAsync(engine.Dialect, other, branch, commit: true, Internal.IOBehavior.Asynchronous, default));
+                Assert.Equal(BranchCompletion.Done, await PreparedBranches.CompleteAsync(engine.Dialect, other, branch, commit: true, Internal.IOBehavior.Asynchronous, default));
             }
 
             Assert.Equal(1, await _rig.BalanceAsync("billing", 2));

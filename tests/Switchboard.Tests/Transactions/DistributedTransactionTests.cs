@@ -780,6 +780,61 @@ public sealed class DistributedTransactionTests(DatabaseServers servers) : IAsyn
     }
 
     [Fact]
+    public async Task A_prepare_whose_connection_is_lost_is_ended_before_its_branch_is_taken_for_rolled_back()
+    {
+        // orders' PREPARE takes 2 s (a deferred trigger), and its connection is cut 0.7 s into it. Its old session must be
+        // ended before "no such prepared branch" may count as rolled back, or it would finish preparing afterwards.
+        await using (var setup = _rig.Observer.OpenSession("orders"))
+        {
+            await setup.ExecuteAsync("""
+                CREATE FUNCTION slow_prepare() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(2); RETURN NULL; END $$;
+                CREATE CONSTRAINT TRIGGER slow_prepare AFTER UPDATE ON accounts DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_prepare();
+                """);
+            await setup.CommitAsync();
+        }
+
+        await using var proxy = new TcpProxy(servers.PgPort);
+        var ordersThroughProxy = $"postgresql://app:{Uri.EscapeDataString(servers.PgPassword)}@127.0.0.1:{proxy.Port}/{_rig.PgDatabase}";
+        var catalog = _rig.Catalog(ordersUrl: ordersThroughProxy);
+        var tx = await catalog.BeginDistributedAsync("orders", "billing");
+        await TwoPhaseRig.TransferAsync(tx, "orders", "billing", 20, async: true);
+        ThreadPool.QueueUserWorkItem(_ => { Thread.Sleep(700); proxy.Reset(); });
+        var error = await Assert.ThrowsAsync<DistributedTransactionException>(() => tx.CommitAsync());
+
+        Assert.Equal(DistributedOutcome.RolledBack, error.Outcome);
+        Assert.All(error.Participants, p => Assert.Equal(ParticipantOutcome.RolledBack, p.Outcome));
+        await Task.Delay(2500); // past the moment the old session would have finished preparing
+        Assert.Empty(await _rig.PreparedAsync(TwoPhaseRig.LogIdOf(tx.Id)));
+        Assert.Equal((100, 100, 100), await _rig.BalancesAsync(1));
+    }
+
+    [Fact]
+    public async Task A_prepared_branch_someone_else_rolled_back_is_reported_as_a_partial_commit_not_as_committed()
+    {
+        // Every branch is prepared (committed, by the rule), then something outside the protocol rolls orders' branch back
+        // — as another process's recovery would if it took this one for ended. The caller must hear exactly that.
+        SwitchboardCatalog? observer = _rig.Observer;
+        var catalog = _rig.Catalog(o => o.FaultHandler = (point, _) =>
+        {
+            if (point == FaultPoint.BeforeDecision)
+            {
+                using var connection = observer.GetEngine("orders").OpenConnection();
+                var gid = connection.ExecuteScalar<string>("SELECT gid FROM pg_prepared_xacts WHERE database = current_database()");
+                connection.Execute($"ROLLBACK PREPARED '{gid}'");
+            }
+        });
+        var tx = await catalog.BeginDistributedAsync("orders", "billing");
+        await TwoPhaseRig.TransferAsync(tx, "orders", "billing", 20, async: true);
+        var error = await Assert.ThrowsAsync<DistributedTransactionException>(() => tx.CommitAsync());
+
+        Assert.Equal(DistributedOutcome.Partial, error.Outcome);
+        Assert.Equal(ParticipantOutcome.RolledBack, error.Participants.Single(p => p.Database == "orders").Outcome);
+        Assert.Equal(ParticipantOutcome.Committed, error.Participants.Single(p => p.Database == "billing").Outcome);
+        Assert.Contains("rolled back by someone else", error.Message);
+        Assert.Equal((100, 120, 100), await _rig.BalancesAsync(1));
+    }
+
+    [Fact]
     public async Task The_log_can_live_in_a_named_database_and_recovery_reads_it_there()
     {
         var coordination = await servers.CreatePgDatabaseAsync("coord");
