@@ -14,14 +14,14 @@ namespace Switchboard.MySql;
 /// </summary>
 public sealed partial class MySqlDialect
 {
-    private static readonly TransactionTableSql MySqlTables = TransactionTableSql.Standard with
+    private static readonly TransactionTableSql MySqlTables = (TransactionTableSql.Standard with
     {
         // Ids are ASCII and matched exactly, as XA matches them: a binary ASCII key, not the table's default (often a
         // case-insensitive utf8mb4 collation, four bytes a character in the index).
         CreateTables = TransactionTableSql.CreateTablesKeyedBy("VARCHAR(100) CHARACTER SET ascii COLLATE ascii_bin"),
         InsertDecisionIfAbsent = "INSERT IGNORE INTO switchboard_tx_decision (gtid, outcome, participants, decided_ms) VALUES (@gtid, @outcome, @participants, @decided)",
         InsertMetaIfAbsent = "INSERT IGNORE INTO switchboard_tx_meta (name, value) VALUES (@name, @value)",
-    };
+    }).WithServerClock("CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)");
 
     public override TransactionTableSql TransactionTables => MySqlTables;
 

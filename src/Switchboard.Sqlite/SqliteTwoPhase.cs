@@ -9,12 +9,12 @@ namespace Switchboard.Sqlite;
 /// </summary>
 public sealed partial class SqliteDialect
 {
-    private static readonly TransactionTableSql SqliteTables = TransactionTableSql.Standard with
+    private static readonly TransactionTableSql SqliteTables = (TransactionTableSql.Standard with
     {
         InsertDecisionIfAbsent = "INSERT OR IGNORE INTO switchboard_tx_decision (gtid, outcome, participants, decided_ms) VALUES (@gtid, @outcome, @participants, @decided)",
         InsertMetaIfAbsent = "INSERT OR IGNORE INTO switchboard_tx_meta (name, value) VALUES (@name, @value)",
         LogConnectionSetup = ["PRAGMA synchronous = FULL"],
-    };
+    }).WithServerClock("CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)");
 
     public override TransactionTableSql TransactionTables => SqliteTables;
 }

@@ -277,7 +277,19 @@ public sealed record TransactionTableSql
 
     public string UpdateHeartbeat { get; init; } = "UPDATE switchboard_tx_incarnation SET heartbeat_ms = @now WHERE id = @id";
 
-    public string SelectIncarnations { get; init; } = "SELECT id, process, started_ms, heartbeat_ms FROM switchboard_tx_incarnation";
+    /// <summary>The incarnation rows and the clock they are measured against (<c>@now</c>, or the database's own).</summary>
+    public string SelectIncarnations { get; init; } = "SELECT id, process, started_ms, heartbeat_ms, @now FROM switchboard_tx_incarnation";
+
+    /// <summary>
+    /// This SQL with the incarnation rows' times taken from the database's own clock (<paramref name="nowMs"/>, an expression
+    /// for Unix milliseconds): processes whose clocks disagree then still agree on how old a heartbeat is.
+    /// </summary>
+    public TransactionTableSql WithServerClock(string nowMs) => this with
+    {
+        InsertIncarnation = $"INSERT INTO switchboard_tx_incarnation (id, process, started_ms, heartbeat_ms) VALUES (@id, @process, {nowMs}, {nowMs})",
+        UpdateHeartbeat = $"UPDATE switchboard_tx_incarnation SET heartbeat_ms = {nowMs} WHERE id = @id",
+        SelectIncarnations = $"SELECT id, process, started_ms, heartbeat_ms, {nowMs} FROM switchboard_tx_incarnation",
+    };
 
     public string DeleteIncarnation { get; init; } = "DELETE FROM switchboard_tx_incarnation WHERE id = @id";
 }

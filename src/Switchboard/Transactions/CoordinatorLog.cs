@@ -11,7 +11,8 @@ namespace Switchboard.Transactions;
 internal sealed record DecisionRecord(string GlobalId, char Outcome, string Participants, long DecidedMs);
 
 /// <summary>One run of a coordinator process that has registered in a log.</summary>
-internal sealed record IncarnationRecord(string Id, string Process, long StartedMs, long HeartbeatMs);
+/// <summary>One registered coordinator process; <paramref name="NowMs"/> is the log's clock when it was read.</summary>
+internal sealed record IncarnationRecord(string Id, string Process, long StartedMs, long HeartbeatMs, long NowMs);
 
 /// <summary>
 /// The durable log of commit decisions. A decision is written and flushed before any participant is told to commit; the
@@ -431,11 +432,12 @@ internal sealed class CoordinatorLog : IAsyncDisposable
     public ValueTask<IReadOnlyList<IncarnationRecord>> ReadIncarnationsAsync(IOBehavior io, CancellationToken cancellationToken) =>
         EngineWork.WithConnectionAsync<IReadOnlyList<IncarnationRecord>>(_engine, io, cancellationToken, async connection =>
         {
-            var command = new CommandDefinition(_sql.SelectIncarnations, cancellationToken: cancellationToken);
+            var command = new CommandDefinition(_sql.SelectIncarnations, new { now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() },
+                cancellationToken: cancellationToken);
             var rows = io == IOBehavior.Synchronous
-                ? connection.Query<(string, string, long, long)>(command)
-                : await connection.QueryAsync<(string, string, long, long)>(command).ConfigureAwait(false);
-            return [.. rows.Select(r => new IncarnationRecord(r.Item1, r.Item2, r.Item3, r.Item4))];
+                ? connection.Query<(string, string, long, long, long)>(command)
+                : await connection.QueryAsync<(string, string, long, long, long)>(command).ConfigureAwait(false);
+            return [.. rows.Select(r => new IncarnationRecord(r.Item1, r.Item2, r.Item3, r.Item4, r.Item5))];
         });
 
     public ValueTask<int> DeleteIncarnationAsync(string incarnation, IOBehavior io, CancellationToken cancellationToken) =>

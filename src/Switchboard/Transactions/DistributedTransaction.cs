@@ -299,6 +299,15 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
         var participantsRecord = _decisionInBranches ? "" : _coordinator.ParticipantsRecord(_participants);
         var decidedMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
+        // A process whose registration in a log database has gone stale may already look ended to recovery elsewhere,
+        // which would roll back what it prepares: with half the margin gone, do not prepare at all.
+        if (_coordinator.SinceLastHeartbeat is { } stale && stale > TransactionCoordinator.HeartbeatTimeout / 2)
+        {
+            throw await AbortAsync($"this process has not renewed its registration in the transaction log ({_log?.Location}) for {stale.TotalSeconds:0} s, "
+                + $"so recovery elsewhere may soon take it for ended (after {TransactionCoordinator.HeartbeatTimeout.TotalSeconds:0} s); nothing was prepared",
+                null, io).ConfigureAwait(false);
+        }
+
         // Phase one: prepare everywhere at once.
         await Fanout.RunAsync(preparers.Length, async (i, branchIo) =>
         {

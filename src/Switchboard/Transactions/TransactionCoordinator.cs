@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Data.Common;
+using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 using Microsoft.Extensions.Logging;
 using Switchboard.Dialects;
@@ -39,6 +40,8 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
     private int _backgroundCompletions;
     private CoordinatorLog? _log;
     private readonly ConcurrentDictionary<string, byte> _abandoned = new(StringComparer.Ordinal);
+    private Task? _heartbeats;
+    private long _lastHeartbeat;
     private string? _incarnation;
     private FileStream? _incarnationLock;
     private long _sequence;
@@ -118,7 +121,10 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
                     .ConfigureAwait(false);
                 if (folder is null)
                 {
-                    EnsureBackground(); // heartbeats
+                    // Heartbeats on a loop of their own: retries and recovery passes that wait on an unreachable database
+                    // must never delay them past the timeout, or recovery elsewhere would take this process for ended.
+                    Volatile.Write(ref _lastHeartbeat, Stopwatch.GetTimestamp());
+                    _heartbeats = Task.Run(() => HeartbeatLoopAsync(_log, id), CancellationToken.None);
                 }
 
                 _incarnation = id;
@@ -130,6 +136,38 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
         finally
         {
             _openLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// With a log in a database: how long since this process last renewed its heartbeat there. Recovery elsewhere takes it
+    /// for ended once that reaches <see cref="HeartbeatTimeout"/>, so a transaction does not prepare past half of it.
+    /// Null with a log file, whose lock is held for as long as the process lives.
+    /// </summary>
+    public TimeSpan? SinceLastHeartbeat => _heartbeats is null ? null : Stopwatch.GetElapsedTime(Volatile.Read(ref _lastHeartbeat));
+
+    private List<string> AllSecrets => [.. _catalog.Databases.SelectMany(d => d.Secrets)];
+
+    private async Task HeartbeatLoopAsync(CoordinatorLog log, string incarnation)
+    {
+        var token = _stopping.Token;
+        while (!token.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(HeartbeatInterval, token).ConfigureAwait(false);
+                var started = Stopwatch.GetTimestamp();
+                await log.HeartbeatAsync(incarnation, IOBehavior.Asynchronous, token).ConfigureAwait(false);
+                Volatile.Write(ref _lastHeartbeat, started);
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is DbException or IOException or InvalidOperationException or TimeoutException)
+            {
+                LogBackgroundFailed(_logger, e.GetType().Name, SecretMasker.Scrub(e.Message, AllSecrets));
+            }
         }
     }
 
@@ -249,7 +287,7 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
         }
 
         var record = known.FirstOrDefault(k => k.Id == incarnation);
-        return record is not null && DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - record.HeartbeatMs < HeartbeatTimeout.TotalMilliseconds;
+        return record is not null && record.NowMs - record.HeartbeatMs < HeartbeatTimeout.TotalMilliseconds;
     }
 
     /// <summary>Deletes a dead incarnation's lock file (recovery's clean-up).</summary>
@@ -511,7 +549,6 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
     private async Task RunBackgroundAsync()
     {
         var token = _stopping.Token;
-        var nextHeartbeat = DateTimeOffset.UtcNow + HeartbeatInterval;
         while (!token.IsCancellationRequested)
         {
             try
@@ -533,11 +570,6 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
                 if (_log is { } log)
                 {
                     await log.FlushForgetsAsync(IOBehavior.Asynchronous).ConfigureAwait(false);
-                    if (log.Folder is null && _incarnation is { } incarnation && DateTimeOffset.UtcNow >= nextHeartbeat)
-                    {
-                        nextHeartbeat = DateTimeOffset.UtcNow + HeartbeatInterval;
-                        await log.HeartbeatAsync(incarnation, IOBehavior.Asynchronous, token).ConfigureAwait(false);
-                    }
                 }
 
                 await ForgetTableDecisionsAsync(token).ConfigureAwait(false);
@@ -566,7 +598,7 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
             {
                 // SwitchboardException is a DbException: an unreachable log or database; the next tick tries again.
                 var errorType = e.GetType().Name;
-                LogBackgroundFailed(_logger, errorType, SecretMasker.Scrub(e.Message, []));
+                LogBackgroundFailed(_logger, errorType, SecretMasker.Scrub(e.Message, AllSecrets));
                 try
                 {
                     await Task.Delay(Tick, token).ConfigureAwait(false);
@@ -692,6 +724,7 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
         try
         {
             _background?.Wait(TimeSpan.FromSeconds(10));
+            _heartbeats?.Wait(TimeSpan.FromSeconds(10));
         }
         catch (AggregateException)
         {
@@ -709,11 +742,11 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
         }
 
         await _stopping.CancelAsync().ConfigureAwait(false);
-        if (_background is { } background)
+        foreach (var task in new[] { _background, _heartbeats })
         {
             try
             {
-                await background.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+                await (task ?? Task.CompletedTask).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {
