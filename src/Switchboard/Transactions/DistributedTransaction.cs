@@ -725,7 +725,8 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
 
         return settled
             ? Failure(DistributedOutcome.RolledBack, reason, cause)
-            : Failure(DistributedOutcome.InDoubt, reason + "; no participant could be rolled back, and if every one is prepared recovery commits it", cause);
+            : Failure(DistributedOutcome.InDoubt, reason + "; no participant could be rolled back yet: the background retry rolls them back, and if this process ends first, "
+                + "recovery commits it if every branch turns out prepared and rolls it back otherwise", cause);
     }
 
     /// <summary>Rolls back an unprepared branch; if that fails the connection is discarded, and the server rolls back when it goes.</summary>
