@@ -30,7 +30,7 @@ internal sealed class DatabaseHealthCheck(SwitchboardCatalog catalog, string dat
         try
         {
             var engine = catalog.GetEngine(database);
-            var latency = await engine.PingAsync(timeout.Token).ConfigureAwait(false);
+            var latency = await Within(() => engine.PingAsync(timeout.Token), timeout.Token).ConfigureAwait(false);
             var pool = engine.GetPoolStatistics();
             data["latency_ms"] = Math.Round(latency.TotalMilliseconds, 2);
             data["pool_in_use"] = pool.InUse;
@@ -60,13 +60,34 @@ internal sealed class DatabaseHealthCheck(SwitchboardCatalog catalog, string dat
             var seconds = options.Timeout.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture);
             return new HealthCheckResult(failure, $"{definition.Name} ({definition.Dialect.Name} at {definition.Target}): no answer within {seconds} s", data: data);
         }
-        catch (Exception e) when (e is SwitchboardException or InvalidOperationException)
+        catch (Exception e) when (e is SwitchboardException or InvalidOperationException or System.Data.Common.DbException or IOException)
         {
             // Switchboard's messages already have the database's secrets scrubbed; the exception itself is left out so that
             // response writers cannot print a driver's inner text.
             data["error"] = e is DatabaseCommandException command ? command.Kind.ToString() : e.GetType().Name;
             var description = e is DatabaseConnectionException ? e.Message : $"{definition.Name} ({definition.Dialect.Name} at {definition.Target}): {e.Message}";
-            return new HealthCheckResult(failure, description, data: data);
+            return new HealthCheckResult(failure, SecretMasker.Scrub(description, definition.Secrets), data: data);
+        }
+    }
+
+    /// <summary>
+    /// Awaits a probe, but no longer than the token allows: a driver whose I/O ignores cancellation (MySql.Data's blocking
+    /// open, say, against a server that accepts and never answers) must not hold the check past its timeout. The probe
+    /// that is left behind ends on its own (its connect or command timeout); its error is observed, not thrown.
+    /// </summary>
+    internal static async Task<T> Within<T>(Func<ValueTask<T>> probe, CancellationToken cancellationToken)
+    {
+        // On a thread of its own: such a driver blocks before it even returns a task.
+        var task = Task.Run(() => probe().AsTask(), CancellationToken.None);
+        try
+        {
+            return await task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !task.IsCompleted)
+        {
+            _ = task.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
+            throw;
         }
     }
 }

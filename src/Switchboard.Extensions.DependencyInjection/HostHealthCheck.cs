@@ -28,7 +28,7 @@ internal sealed class HostHealthCheck(SwitchboardCatalog catalog, string databas
         var engine = catalog.GetEngine(database);
         try
         {
-            latency = await engine.PingHostAsync(target, timeout.Token).ConfigureAwait(false);
+            latency = await DatabaseHealthCheck.Within(() => engine.PingHostAsync(target, timeout.Token), timeout.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
@@ -36,12 +36,12 @@ internal sealed class HostHealthCheck(SwitchboardCatalog catalog, string databas
             var seconds = options.Timeout.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture);
             return new HealthCheckResult(failure, $"{name}: no answer within {seconds} s", data: data);
         }
-        catch (Exception e) when (e is SwitchboardException or InvalidOperationException)
+        catch (Exception e) when (e is SwitchboardException or InvalidOperationException or System.Data.Common.DbException or IOException)
         {
             AddStatus(engine, data);
             data["error"] = e is DatabaseCommandException command ? command.Kind.ToString() : e.GetType().Name;
             var description = e is DatabaseConnectionException ? e.Message : $"{name}: {e.Message}";
-            return new HealthCheckResult(failure, description, data: data);
+            return new HealthCheckResult(failure, SecretMasker.Scrub(description, definition.Secrets), data: data);
         }
 
         data["latency_ms"] = Math.Round(latency.TotalMilliseconds, 2);

@@ -26,8 +26,9 @@ public sealed partial class MySqlDialect : Dialect
     // Physical connections that already had their result charset fixed, by server (host, port) and thread id: thread
     // ids are unique per server only, and one named database may span several servers (replicas).
     private readonly ConcurrentDictionary<(string Server, int ThreadId), byte> _prepared = new();
-    // One per process: the thread pool that MySql.Data can starve is the process's (see OpenAsync).
-    private static readonly SemaphoreSlim OpenGate = new(1, 1);
+    // One per server host for the whole process: the thread pool that MySql.Data can starve is the process's (see
+    // OpenAsync), and a host that hangs must not hold up opens to every other.
+    private static readonly ConcurrentDictionary<string, SemaphoreSlim> OpenGates = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Uses the MySQL driver the application references (MySqlConnector first, then MySql.Data).</summary>
     public MySqlDialect()
@@ -142,15 +143,17 @@ public sealed partial class MySqlDialect : Dialect
         // MySql.Data's OpenAsync blocks its thread, and its TCP connect then waits for a task that needs another pool
         // thread to complete. A burst of new connections opened on pool threads can therefore block every pool thread
         // (seen: each open stuck until the server's connect_timeout reset it). One blocking open at a time leaves the rest
-        // of the pool free to complete it; the others wait asynchronously. A pooled open takes microseconds.
-        await OpenGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        // of the pool free to complete it; the others wait asynchronously. A pooled open takes microseconds. One gate per
+        // host: a hung server blocks only the opens to it (each until its connect timeout).
+        var gate = OpenGates.GetOrAdd(connection.DataSource ?? "", static _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             connection.Open();
         }
         finally
         {
-            OpenGate.Release();
+            gate.Release();
         }
     }
 

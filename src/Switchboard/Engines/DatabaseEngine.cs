@@ -279,11 +279,19 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
             LogConnectFailed(_logger, Name, target.Target, errorType);
             throw new DatabaseConnectionException(Name, Dialect.Name, target.Target, e, Definition.Secrets);
         }
-        catch
+        catch (Exception e)
         {
             if (connection is not null)
             {
                 await connection.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (e is not OperationCanceledException && Dialect.IsConnectionFailure(e) && cancellationToken.IsCancellationRequested)
+            {
+                // Cancelled while a driver that ignores the token went on to fail: a cancellation to the caller, naming
+                // the database, rather than the driver's own error.
+                throw new OperationCanceledException($"Opening a connection to database '{Name}' ({Dialect.Name} at {target.Target}) was cancelled.", e,
+                    cancellationToken);
             }
 
             throw;
