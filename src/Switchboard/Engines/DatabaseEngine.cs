@@ -138,7 +138,7 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
         }
         catch (Exception e) when (e is DbException or TimeoutException or InvalidOperationException)
         {
-            throw new DatabaseCommandException(Name, operation, Dialect.Classify(e), e, Definition.Secrets);
+            throw new DatabaseCommandException(Name, operation, Dialect.Classify(e), e, Definition.Secrets, Definition.Target);
         }
         finally
         {

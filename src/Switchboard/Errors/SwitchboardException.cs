@@ -102,14 +102,19 @@ public sealed class PoolTimeoutException : SwitchboardException
 /// <summary>A statement, commit or rollback failed on a database. The driver's exception is the inner exception.</summary>
 public sealed class DatabaseCommandException : SwitchboardException
 {
-    internal DatabaseCommandException(string databaseName, string operation, DatabaseErrorKind kind, Exception inner, IReadOnlyList<string>? secrets)
-        : base($"{operation} failed on database '{databaseName}' ({kind}): {inner.Message}", databaseName, inner, secrets)
+    internal DatabaseCommandException(string databaseName, string operation, DatabaseErrorKind kind, Exception inner, IReadOnlyList<string>? secrets,
+        string? target = null)
+        : base($"{operation} failed on database '{databaseName}'{(target is null ? "" : " at " + target)} ({kind}): {inner.Message}", databaseName, inner, secrets)
     {
         Kind = kind;
+        Target = target;
     }
 
     /// <summary>What kind of failure the dialect recognised.</summary>
     public DatabaseErrorKind Kind { get; }
+
+    /// <summary>The host (and database) the statement ran on, <c>host:port/database</c> — for a replicated database, the one host that failed.</summary>
+    public string? Target { get; }
 
     public override bool IsTransient => Kind is DatabaseErrorKind.Deadlock or DatabaseErrorKind.SerializationFailure
         or DatabaseErrorKind.ConnectionLost or DatabaseErrorKind.Timeout || base.IsTransient;

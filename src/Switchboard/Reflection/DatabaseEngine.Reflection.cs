@@ -43,7 +43,7 @@ public sealed partial class DatabaseEngine
         }
         catch (Exception e) when (e is DbException and not SwitchboardException or TimeoutException)
         {
-            throw new DatabaseCommandException(Name, "Schema reflection", Dialect.Classify(e), e, Definition.Secrets);
+            throw new DatabaseCommandException(Name, "Schema reflection", Dialect.Classify(e), e, Definition.Secrets, Definition.Target);
         }
         finally
         {

@@ -400,7 +400,7 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
         var op = operation == "COMMIT" && kind == DatabaseErrorKind.ConnectionLost
             ? "COMMIT (outcome unknown: the connection was lost while committing)"
             : operation;
-        return new DatabaseCommandException(DatabaseName, op, kind, e, _engine.Definition.Secrets);
+        return new DatabaseCommandException(DatabaseName, op, kind, e, _engine.Definition.Secrets, _route?.Host?.Target ?? _engine.Definition.Target);
     }
 
     [LoggerMessage(EventId = 2001, Level = LogLevel.Debug, Message = "Session on {Database} disposed with an open transaction: rolled back")]

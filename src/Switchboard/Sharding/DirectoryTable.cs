@@ -125,7 +125,7 @@ internal sealed class DirectoryTable
         }
         catch (Exception e) when (e is DbException or TimeoutException)
         {
-            throw new DatabaseCommandException(Database, $"{operation} in table {Table}", engine.Dialect.Classify(e), e, engine.Definition.Secrets);
+            throw new DatabaseCommandException(Database, $"{operation} in table {Table}", engine.Dialect.Classify(e), e, engine.Definition.Secrets, engine.Definition.Target);
         }
         finally
         {

@@ -218,7 +218,7 @@ public sealed class ShardQuery<T> : IAsyncEnumerable<ShardRow<T>>
             }
             catch (Exception e) when (e is DbException or TimeoutException && !stop.IsCancellationRequested)
             {
-                throw new DatabaseCommandException(shard.DatabaseName, "Fan-out query", engine.Dialect.Classify(e), e, engine.Definition.Secrets);
+                throw new DatabaseCommandException(shard.DatabaseName, "Fan-out query", engine.Dialect.Classify(e), e, engine.Definition.Secrets, engine.Definition.Target);
             }
             finally
             {

@@ -364,7 +364,7 @@ public sealed partial class TenantSet
         }
         catch (Exception e) when (e is DbException or IOException or UnauthorizedAccessException && e is not SwitchboardException)
         {
-            throw new DatabaseCommandException(definition.Name, operation, definition.Dialect.Classify(e), e, definition.Secrets);
+            throw new DatabaseCommandException(definition.Name, operation, definition.Dialect.Classify(e), e, definition.Secrets, definition.Target);
         }
     }
 

@@ -59,7 +59,7 @@ internal sealed class Participant(int index, DatabaseEngine engine, bool prepare
     public DatabaseCommandException Fail(string operation, Exception exception)
     {
         Error = exception as DatabaseCommandException
-            ?? new DatabaseCommandException(Database, operation, Dialect.Classify(exception), exception, Engine.Definition.Secrets);
+            ?? new DatabaseCommandException(Database, operation, Dialect.Classify(exception), exception, Engine.Definition.Secrets, Engine.Definition.Target);
         return Error;
     }
 

@@ -211,6 +211,9 @@ public abstract class SessionContractTests
         Assert.Equal("main", error.DatabaseName);
         Assert.Equal(DatabaseErrorKind.UniqueViolation, error.Kind);
         Assert.Contains("'main'", error.Message);
+        var target = catalog.GetDefinition("main").Target;
+        Assert.Equal(target, error.Target);
+        Assert.Contains(" at " + target + " (", error.Message); // the host, for an operator to find the server
         Assert.IsAssignableFrom<DbException>(error.InnerException);
         await session.RollbackAsync(); // PostgreSQL aborts the transaction on any error
 
