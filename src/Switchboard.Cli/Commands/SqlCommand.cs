@@ -158,7 +158,7 @@ internal static class SqlCommand
                     await using var dbCommand = connection.CreateCommand();
                     dbCommand.Transaction = await session.GetTransactionAsync(cancellationToken).ConfigureAwait(false);
                     dbCommand.CommandText = sql;
-                    var (columns, rows, affected) = await ReadAsync(dbCommand, cancellationToken).ConfigureAwait(false);
+                    var (columns, rows, affected) = await ReadAsync(dbCommand, session, cancellationToken).ConfigureAwait(false);
                     await session.CommitAsync(cancellationToken).ConfigureAwait(false);
                     await ResultWriter.WriteAsync(context, format, columns, rows, affected).ConfigureAwait(false);
                     if (where is not null && format == ResultFormat.Table)
@@ -264,7 +264,8 @@ internal static class SqlCommand
         return SwitchboardCli.UsageError;
     }
 
-    private static async Task<(List<string> Columns, List<object?[]> Rows, int Affected)> ReadAsync(DbCommand command, CancellationToken cancellationToken)
+    private static async Task<(List<string> Columns, List<object?[]> Rows, int Affected)> ReadAsync(DbCommand command, DatabaseSession session,
+        CancellationToken cancellationToken)
     {
         try
         {
@@ -286,7 +287,7 @@ internal static class SqlCommand
         }
         catch (DbException e)
         {
-            throw new SwitchboardException($"the statement failed: {e.Message}", e);
+            throw new SwitchboardException($"the statement failed on database '{session.DatabaseName}' at {session.Target}: {e.Message}", e);
         }
     }
 

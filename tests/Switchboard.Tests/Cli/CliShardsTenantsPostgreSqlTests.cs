@@ -66,6 +66,7 @@ public sealed class CliShardsTenantsPostgreSqlTests(DatabaseServers servers) : I
 
             var (failExit, _, failError) = await _cli.RunAsync("sql", "customers/acme", "SELECT * FROM missing_table");
             Assert.Equal(1, failExit);
+            Assert.Contains("failed on database 'customers/acme' at 127.0.0.1:", failError); // which database, and where
             outputs.Add(failError);
             var (missingExit, _, missingError) = await _cli.RunAsync("sql", "customers/nobody", "SELECT 1");
             Assert.Equal(1, missingExit);
