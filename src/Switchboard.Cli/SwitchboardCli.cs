@@ -38,7 +38,11 @@ public static class SwitchboardCli
         }
 
         var parse = root.Parse(args);
-        return await parse.InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stderr }, cancellationToken).ConfigureAwait(false);
+        var exit = await parse.InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stderr }, cancellationToken).ConfigureAwait(false);
+
+        // A command line that does not parse (an unknown command or option, a missing argument) is a usage error: exit 2,
+        // so that scripts can tell it from a database that failed (1). System.CommandLine's own code for it is 1.
+        return parse.Errors.Count > 0 && exit != Ok ? UsageError : exit;
     }
 
     /// <summary>Every subcommand; a feature adds its command here.</summary>

@@ -82,7 +82,9 @@ internal static class RecoverCommand
                 Print(context, report);
             }
 
-            return report.IsComplete || report.DryRun && report.Problems.Count == 0 ? SwitchboardCli.Ok : SwitchboardCli.Failed;
+            // A dry run that would commit or roll back something reports it as left in doubt (exit 1), like a real run
+            // that could not: a monitoring job can run --dry-run.
+            return report.IsComplete ? SwitchboardCli.Ok : SwitchboardCli.Failed;
         });
         return command;
     }
@@ -135,7 +137,7 @@ internal static class RecoverCommand
         RecoveryActionKind.RolledBack => "[green]rolled back[/]",
         RecoveryActionKind.WouldCommit => "would commit",
         RecoveryActionKind.WouldRollBack => "would roll back",
-        RecoveryActionKind.LeftInProgress => "[yellow]left: in progress[/]",
+        RecoveryActionKind.LeftInProgress => "[yellow]left alone[/]",
         RecoveryActionKind.Foreign => "[grey]left: foreign[/]",
         _ => "[red]failed[/]",
     };

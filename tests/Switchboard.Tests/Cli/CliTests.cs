@@ -75,6 +75,17 @@ public sealed class CliTests : IDisposable
         Assert.Contains("not found", error);
     }
 
+    [Theory]
+    [InlineData("schema")]                 // a required argument missing
+    [InlineData("frobnicate")]             // an unknown command
+    [InlineData("check", "--jsn")]         // an unknown option
+    public async Task A_command_line_that_does_not_parse_exits_2_like_any_usage_error(params string[] args)
+    {
+        var (exit, _, error) = await _cli.RunAsync(args);
+        Assert.Equal(2, exit);
+        Assert.NotEmpty(error);
+    }
+
     [Fact]
     public async Task Sql_prints_a_table_json_and_csv()
     {

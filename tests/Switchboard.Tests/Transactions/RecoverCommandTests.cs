@@ -48,7 +48,7 @@ public sealed class RecoverCommandTests(DatabaseServers servers) : IAsyncLifetim
         await catalog.DisposeAsync();
 
         var (code, output, error) = await RunAsync(workingDirectory, "recover", "--dry-run", "--json");
-        Assert.True(code == SwitchboardCli.Ok, error);
+        Assert.True(code == SwitchboardCli.Failed, error); // something is left in doubt: what the dry run would commit
         using (var json = JsonDocument.Parse(output))
         {
             Assert.True(json.RootElement.GetProperty("log").GetProperty("found").GetBoolean());
