@@ -246,6 +246,11 @@ public sealed partial class SwitchboardCatalogBuilder
         var routing = RoutingValidation.ValidateOptions(name, options, problems);
         if (dialect is null || problems.Count > before)
         {
+            if (dialect is not null)
+            {
+                RoutingValidation.CheckReplicaEntries(name, options, dialect, _environment, problems);
+            }
+
             return null;
         }
 
@@ -276,6 +281,7 @@ public sealed partial class SwitchboardCatalogBuilder
 
         if (settings is null || dialectProblems.Count > 0)
         {
+            RoutingValidation.CheckReplicaEntries(name, options, dialect, _environment, problems);
             return null;
         }
 

@@ -163,6 +163,20 @@ internal static class RoutingValidation
         return problems.Count > before ? null : hosts;
     }
 
+    /// <summary>
+    /// The replica entries' own problems (syntax, kind, port, environment variables), for a database whose primary settings
+    /// are themselves invalid: resolving the hosts needs those settings, but every problem is still reported at once.
+    /// </summary>
+    public static void CheckReplicaEntries(string name, DatabaseOptions options, Dialect dialect, Func<string, string?> environment,
+        List<ConfigurationProblem> problems)
+    {
+        var replicas = options.Replicas ?? [];
+        for (var i = 0; i < replicas.Count; i++)
+        {
+            ParseEntry(name, $"Replicas:{i}", replicas[i], dialect, environment, problems);
+        }
+    }
+
     private static ReplicaEntry? ParseEntry(string name, string key, string text, Dialect dialect, Func<string, string?> environment,
         List<ConfigurationProblem> problems)
     {

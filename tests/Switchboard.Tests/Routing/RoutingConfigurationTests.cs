@@ -121,6 +121,25 @@ public sealed class RoutingConfigurationTests
     }
 
     [Fact]
+    public void Replica_entries_are_checked_even_when_the_database_has_problems_of_its_own()
+    {
+        // Every problem at once: a bad pool size or primary URL must not hide the replicas' own problems.
+        var error = Assert.Throws<CatalogConfigurationException>(() => SwitchboardCatalog.CreateBuilder()
+            .UseEnvironment(_ => null)
+            .AddDatabase("orders", "postgresql://app:Secr3t-Pass@db1/orders",
+                o => { o.Pool.MaxSize = 0; o.Replicas = ["mysql://db2/orders", "postgresql://${MISSING_HOST}/orders", "postgresql://db3:99999/orders"]; })
+            .AddDatabase("billing", "postgresql://app:Secr3t-Pass@db1/billing", o => { o.Options["sslmode"] = "bananas"; o.Replicas = ["mysql://db2/billing"]; })
+            .Build());
+        var byKey = error.Problems.ToDictionary(p => p.Database + "|" + p.Key, p => p.Message);
+        Assert.Contains("must be at least 1", byKey["orders|Pool:MaxSize"]);
+        Assert.Contains("own kind (postgresql)", byKey["orders|Replicas:0"]);
+        Assert.Contains("MISSING_HOST", byKey["orders|Replicas:1"]);
+        Assert.Contains("port is out of range", byKey["orders|Replicas:2"]);
+        Assert.Contains("own kind (postgresql)", byKey["billing|Replicas:0"]); // beside the driver's refusal of the primary's settings
+        Assert.DoesNotContain("Secr3t-Pass", error.ToString());
+    }
+
+    [Fact]
     public void Consistency_tokens_round_trip_as_url_safe_text()
     {
         var token = ConsistencyToken.Parse("orders=0%2F3000060&shop=0-1-57%2C1-2-3&empty=");
