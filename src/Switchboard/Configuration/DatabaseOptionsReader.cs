@@ -206,9 +206,13 @@ internal static class EnvironmentReferences
             {
                 missing.Add(name);
             }
+            else if (percentEncode)
+            {
+                sb.Append(Uri.EscapeDataString(value));
+            }
             else
             {
-                sb.Append(percentEncode ? Uri.EscapeDataString(value) : value);
+                sb.Append(IsWholeValue(text, start, end) ? QuoteIfNeeded(value) : value);
             }
 
             i = end + 1;
@@ -216,4 +220,19 @@ internal static class EnvironmentReferences
 
         return sb.ToString();
     }
+
+    // In a connection string, "Key=${NAME}" up to the next ';' (or the end): the reference is the key's whole value.
+    private static bool IsWholeValue(string text, int start, int end)
+    {
+        var before = text[..start].TrimEnd();
+        var after = text[(end + 1)..].TrimStart();
+        return before.EndsWith('=') && (after.Length == 0 || after[0] == ';');
+    }
+
+    // A value holding ';', quotes or '=' (a password, say) would otherwise split into keys of its own, whose text a
+    // driver's error then echoes: quote it the way connection strings do, inner double quotes doubled.
+    private static string QuoteIfNeeded(string value) =>
+        value.AsSpan().IndexOfAny(";'\"=") >= 0 || value != value.Trim()
+            ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\""
+            : value;
 }

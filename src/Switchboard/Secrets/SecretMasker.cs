@@ -166,11 +166,12 @@ public static class SecretMasker
             // Very short secrets would mangle ordinary words; they are still never written by Switchboard itself.
             if (secret.Length >= 3)
             {
-                text = text.Replace(secret, Mask, StringComparison.Ordinal);
+                // Ignoring case: drivers echo connection-string keys and values lower-cased.
+                text = text.Replace(secret, Mask, StringComparison.OrdinalIgnoreCase);
                 var encoded = Uri.EscapeDataString(secret);
                 if (encoded != secret)
                 {
-                    text = text.Replace(encoded, Mask, StringComparison.Ordinal);
+                    text = text.Replace(encoded, Mask, StringComparison.OrdinalIgnoreCase);
                 }
             }
         }

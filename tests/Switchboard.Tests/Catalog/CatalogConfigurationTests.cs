@@ -58,6 +58,22 @@ public sealed class CatalogConfigurationTests
     }
 
     [Fact]
+    public void An_environment_value_in_a_connection_string_stays_one_value_whatever_it_holds()
+    {
+        // ';', '=' and quotes would split an unquoted value into keys of its own (whose text a driver then echoes).
+        const string Password = "Secret1;Secret2=zz\"q'";
+        var definition = SwitchboardCatalog.CreateBuilder()
+            .UseEnvironment(name => name == "W" ? Password : null)
+            .AddDatabase("pg", "postgresql", "Host=db1;Username=app;Password=${W};Database=orders")
+            .AddDatabase("my", new DatabaseOptions { Provider = "mysql", ConnectionString = "Server=db2;User ID=app;Password = ${W} ;Database=shop" })
+            .Build()
+            .GetDefinition("pg");
+        Assert.Contains(Password, definition.Connection.Secrets);
+        Assert.Equal("db1:5432/orders", definition.Target);
+        Assert.DoesNotContain("secret2", definition.ToString(), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public void A_missing_environment_variable_is_named_but_never_guessed()
     {
         var error = Assert.Throws<CatalogConfigurationException>(() => SwitchboardCatalog.CreateBuilder()
