@@ -205,6 +205,10 @@ public sealed partial class MySqlDialect : Dialect
 
     public override void ClearPool(DbConnection connection) => _driver.ClearPool(connection);
 
+    // MariaDB announces itself as "5.5.5-10.11.19-MariaDB-…" for the sake of old replication clients.
+    public override string DescribeServerVersion(string reported) =>
+        reported.StartsWith("5.5.5-", StringComparison.Ordinal) && reported.Contains("MariaDB", StringComparison.OrdinalIgnoreCase) ? reported[6..] : reported;
+
     public override DatabaseErrorKind Classify(Exception exception) => _driver.ErrorNumber(exception) switch
     {
         1062 or 1586 => DatabaseErrorKind.UniqueViolation,

@@ -94,8 +94,12 @@ public sealed partial class SwitchboardCatalog : IDisposable, IAsyncDisposable
                 timeout.CancelAfter(definition.ConnectTimeout + definition.Pool.CheckoutTimeout);
                 await engine.RefreshTopologyAsync(timeout.Token).ConfigureAwait(false);
                 var latency = await engine.PingAsync(timeout.Token).ConfigureAwait(false);
-                return new DatabaseCheckResult(name, definition.Dialect.Name, definition.Target, true, engine.ServerVersion, latency,
-                    engine.GetPoolStatistics(), null, engine.IsReplicated ? engine.GetHostStatuses() : null);
+                var hosts = engine.IsReplicated ? engine.GetHostStatuses() : null;
+
+                // The ping went to the primary: name it (after a failover, not the host configured first).
+                var target = hosts?.FirstOrDefault(h => h.IsPrimary)?.Target ?? definition.Target;
+                return new DatabaseCheckResult(name, definition.Dialect.Name, target, true, engine.ServerVersion, latency,
+                    engine.GetPoolStatistics(), null, hosts);
             }
             catch (Exception e) when (e is SwitchboardException or OperationCanceledException or InvalidOperationException)
             {

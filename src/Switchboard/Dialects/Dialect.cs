@@ -62,6 +62,9 @@ public abstract partial class Dialect
         return transaction;
     }
 
+    /// <summary>The server's version as people know it, from what the driver reports. Default: as reported.</summary>
+    public virtual string DescribeServerVersion(string reported) => reported;
+
     /// <summary>Undoes per-session connection state before the connection goes back to the pool. Default: nothing.</summary>
     public virtual ValueTask ResetSessionStateAsync(DbConnection connection, bool isReadOnly, bool async, CancellationToken cancellationToken)
         => default;

@@ -297,7 +297,7 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
             throw;
         }
 
-        _serverVersion ??= ReadServerVersion(connection);
+        _serverVersion ??= ReadServerVersion(connection) is { } version ? Dialect.DescribeServerVersion(version) : null;
         return connection;
     }
 

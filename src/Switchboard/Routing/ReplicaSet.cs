@@ -447,7 +447,13 @@ internal sealed partial class ReplicaSet : IDisposable, IAsyncDisposable
             // Connections opened before a role change (or to a host that went away) must not be handed out again: a
             // pooled connection to a demoted primary would be read-only, one to a restarted server would be dead.
             Hosts[i].ClearPool();
-            if (next.Hosts[i].Reachable)
+            if (next.Hosts[i].Reachable && from == to)
+            {
+                // First sight of the host, or only the choice of primary moved: its role itself did not change.
+                var role = to.ToString();
+                LogHostSeen(_logger, Name, Hosts[i].Target, role);
+            }
+            else if (next.Hosts[i].Reachable)
             {
                 string role = to.ToString(), previousRole = from.ToString();
                 LogHostRole(_logger, Name, Hosts[i].Target, role, previousRole);
@@ -582,6 +588,9 @@ internal sealed partial class ReplicaSet : IDisposable, IAsyncDisposable
 
     [LoggerMessage(EventId = 1101, Level = LogLevel.Information, Message = "Database {Database}: {Host} is now {Role} (was {Previous})")]
     private static partial void LogHostRole(ILogger logger, string database, string host, string role, string previous);
+
+    [LoggerMessage(EventId = 1110, Level = LogLevel.Information, Message = "Database {Database}: {Host} is {Role}")]
+    private static partial void LogHostSeen(ILogger logger, string database, string host, string role);
 
     [LoggerMessage(EventId = 1102, Level = LogLevel.Warning, Message = "Database {Database}: {Host} is unreachable ({Reason})")]
     private static partial void LogHostUnreachable(ILogger logger, string database, string host, string reason);

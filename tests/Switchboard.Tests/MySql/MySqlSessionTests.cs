@@ -29,6 +29,11 @@ public sealed class MySqlSessionTests(DatabaseServers servers) : SessionContract
             "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()");
         Assert.Contains("accounts", tables);
         Assert.Contains("MariaDB", await session.ExecuteScalarAsync<string>("SELECT @@version"));
+
+        // As people know it: without the "5.5.5-" MariaDB sends for old replication clients.
+        var version = catalog.GetEngine("main").ServerVersion;
+        Assert.Contains("MariaDB", version);
+        Assert.DoesNotContain("5.5.5-", version);
     }
 
     [Fact]
