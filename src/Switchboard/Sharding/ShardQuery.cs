@@ -24,10 +24,15 @@ public sealed class ShardQuery<T> : IAsyncEnumerable<ShardRow<T>>
     private readonly FanOutOptions _options;
     private readonly IComparer<T>? _order;
     private readonly int? _limit;
-    private IReadOnlyList<ShardFailure> _failures = [];
 
-    internal ShardQuery(ShardMap map, string sql, object? parameters, FanOutOptions options, IComparer<T>? order = null, int? limit = null)
+    // Shared with the queries derived from this one (OrderBy, Take…), so that the query a caller holds reports the
+    // failures of the enumeration it started, whichever derived query ran it.
+    private readonly FailureHolder _failures;
+
+    internal ShardQuery(ShardMap map, string sql, object? parameters, FanOutOptions options, IComparer<T>? order = null, int? limit = null,
+        FailureHolder? failures = null)
     {
+        _failures = failures ?? new FailureHolder();
         _map = map;
         _sql = sql;
         _parameters = parameters;
@@ -36,24 +41,27 @@ public sealed class ShardQuery<T> : IAsyncEnumerable<ShardRow<T>>
         _limit = limit;
     }
 
-    /// <summary>The shards that failed in the most recent completed enumeration (<see cref="ShardFailurePolicy.ReturnPartialResults"/>).</summary>
-    public IReadOnlyList<ShardFailure> Failures => Volatile.Read(ref _failures);
+    /// <summary>
+    /// The shards that failed in the most recent completed enumeration (<see cref="ShardFailurePolicy.ReturnPartialResults"/>)
+    /// of this query or of one derived from it with <see cref="OrderBy{TKey}"/>, <see cref="Take"/> and the like.
+    /// </summary>
+    public IReadOnlyList<ShardFailure> Failures => Volatile.Read(ref _failures.Value);
 
     /// <summary>Merges the shards' rows in ascending order of a key. Each shard's SQL must ORDER BY the same key.</summary>
     public ShardQuery<T> OrderBy<TKey>(Func<T, TKey> keySelector, IComparer<TKey>? comparer = null) =>
-        new(_map, _sql, _parameters, _options, new KeyComparer<TKey>(keySelector, comparer, false), _limit);
+        new(_map, _sql, _parameters, _options, new KeyComparer<TKey>(keySelector, comparer, false), _limit, _failures);
 
     /// <summary>Merges the shards' rows in descending order of a key. Each shard's SQL must ORDER BY the same key DESC.</summary>
     public ShardQuery<T> OrderByDescending<TKey>(Func<T, TKey> keySelector, IComparer<TKey>? comparer = null) =>
-        new(_map, _sql, _parameters, _options, new KeyComparer<TKey>(keySelector, comparer, true), _limit);
+        new(_map, _sql, _parameters, _options, new KeyComparer<TKey>(keySelector, comparer, true), _limit, _failures);
 
     /// <summary>Breaks ties of the previous order with another key, ascending.</summary>
     public ShardQuery<T> ThenBy<TKey>(Func<T, TKey> keySelector, IComparer<TKey>? comparer = null) =>
-        new(_map, _sql, _parameters, _options, new ThenComparer(RequireOrder(), new KeyComparer<TKey>(keySelector, comparer, false)), _limit);
+        new(_map, _sql, _parameters, _options, new ThenComparer(RequireOrder(), new KeyComparer<TKey>(keySelector, comparer, false)), _limit, _failures);
 
     /// <summary>Breaks ties of the previous order with another key, descending.</summary>
     public ShardQuery<T> ThenByDescending<TKey>(Func<T, TKey> keySelector, IComparer<TKey>? comparer = null) =>
-        new(_map, _sql, _parameters, _options, new ThenComparer(RequireOrder(), new KeyComparer<TKey>(keySelector, comparer, true)), _limit);
+        new(_map, _sql, _parameters, _options, new ThenComparer(RequireOrder(), new KeyComparer<TKey>(keySelector, comparer, true)), _limit, _failures);
 
     /// <summary>
     /// Returns at most <paramref name="count"/> rows in all. No shard is read past <paramref name="count"/> rows, and
@@ -62,7 +70,7 @@ public sealed class ShardQuery<T> : IAsyncEnumerable<ShardRow<T>>
     public ShardQuery<T> Take(int count)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
-        return new(_map, _sql, _parameters, _options, _order, count);
+        return new(_map, _sql, _parameters, _options, _order, count, _failures);
     }
 
     /// <summary>Runs the query and buffers every row, with the failed shards (partial results only).</summary>
@@ -80,6 +88,11 @@ public sealed class ShardQuery<T> : IAsyncEnumerable<ShardRow<T>>
 
     public IAsyncEnumerator<ShardRow<T>> GetAsyncEnumerator(CancellationToken cancellationToken = default) =>
         RunAsync(null, cancellationToken).GetAsyncEnumerator(cancellationToken);
+
+    internal sealed class FailureHolder
+    {
+        public IReadOnlyList<ShardFailure> Value = [];
+    }
 
     private IComparer<T> RequireOrder() =>
         _order ?? throw new InvalidOperationException("ThenBy needs an OrderBy (or OrderByDescending) before it.");
@@ -178,7 +191,7 @@ public sealed class ShardQuery<T> : IAsyncEnumerable<ShardRow<T>>
 
         await run.FinishAsync().ConfigureAwait(false);
         var failures = run.Failures;
-        Volatile.Write(ref _failures, failures);
+        Volatile.Write(ref _failures.Value, failures);
         failuresOut?.AddRange(failures);
     }
 

@@ -245,6 +245,11 @@ public abstract class FanOutContractTests
         Assert.Equal(f.Events.Count, rows.Count);
         Assert.Equal(f.Events.OrderByDescending(e => e.At).ThenByDescending(e => e.Id).Select(e => e.Id), rows.Select(r => r.Row.Id));
 
+        // The query the caller holds reports the failures of a query derived from it, too.
+        var held = f.Broken.Query<EventRow>(Select("ORDER BY at DESC, id DESC"), options: options);
+        Assert.Equal(3, (await held.OrderByDescending(e => e.At).Take(3).ToListAsync()).Count);
+        Assert.Equal(f.Broken.Shards[^1], Assert.Single(held.Failures).Shard);
+
         var buffered = await f.Broken.Query<EventRow>(Select(""), options: options).ToResultAsync();
         Assert.False(buffered.IsComplete);
         Assert.Equal(f.Events.Count, buffered.Rows.Count);
