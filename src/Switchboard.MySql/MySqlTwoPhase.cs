@@ -21,7 +21,7 @@ public sealed partial class MySqlDialect
         CreateTables = TransactionTableSql.CreateTablesKeyedBy("VARCHAR(100) CHARACTER SET ascii COLLATE ascii_bin"),
         InsertDecisionIfAbsent = "INSERT IGNORE INTO switchboard_tx_decision (gtid, outcome, participants, decided_ms) VALUES (@gtid, @outcome, @participants, @decided)",
         InsertMetaIfAbsent = "INSERT IGNORE INTO switchboard_tx_meta (name, value) VALUES (@name, @value)",
-    }).WithServerClock("CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)");
+    }).WithServerClock("TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP(6)) DIV 1000"); // UTC: no daylight-saving hour counted twice
 
     public override TransactionTableSql TransactionTables => MySqlTables;
 
@@ -147,27 +147,49 @@ public sealed partial class MySqlDialect
     public override long? ServerSessionId(DbConnection connection) =>
         connection.State == System.Data.ConnectionState.Open ? _driver.ServerThreadId(connection) : null;
 
-    public override async ValueTask<bool> EndOtherSessionAsync(DbConnection connection, long sessionId, bool async, CancellationToken cancellationToken)
+    public override async ValueTask<bool> EndPreparingSessionsAsync(DbConnection connection, TransactionBranch branch, long? sessionHint, bool async,
+        CancellationToken cancellationToken)
     {
-        try
+        // The process list shows the statement each session runs, and the branch's id is unique to it: KILL every session
+        // still running its commit record's insert (which names the branch as 'gtrid/bqual'), its XA END or its XA PREPARE
+        // ('gtrid','bqual'), then wait until none is listed. (A session that has finished preparing keeps the branch
+        // attached, and XA RECOVER lists it: that case is "attached", not "not found".)
+        for (var attempt = 0; attempt < 50; attempt++)
         {
-            await ExecuteAsync(connection, null, "KILL " + sessionId.ToString(CultureInfo.InvariantCulture), async, cancellationToken).ConfigureAwait(false);
-        }
-        catch (DbException e) when (_driver.ErrorNumber(e) == 1094)
-        {
-            // 1094: unknown thread id — it has ended already.
-        }
+            var running = new List<long>();
+            using (var command = connection.CreateCommand())
+            {
+                command.CommandText = "SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND (LOCATE(@xid, INFO) > 0 OR LOCATE(@key, INFO) > 0)";
+                var xid = command.CreateParameter();
+                xid.ParameterName = "@xid";
+                xid.Value = Xid(branch);
+                command.Parameters.Add(xid);
+                var key = command.CreateParameter();
+                key.ParameterName = "@key";
+                key.Value = "'" + branch + "'";
+                command.Parameters.Add(key);
+                using var reader = async ? await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false) : command.ExecuteReader();
+                while (async ? await reader.ReadAsync(cancellationToken).ConfigureAwait(false) : reader.Read())
+                {
+                    running.Add(Convert.ToInt64(reader.GetValue(0), CultureInfo.InvariantCulture));
+                }
+            }
 
-        // KILL marks the thread; it ends at its next check. Wait (up to 5 s) until the process list no longer shows it.
-        for (var i = 0; i < 50; i++)
-        {
-            using var command = connection.CreateCommand();
-            command.CommandText = "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = " + sessionId.ToString(CultureInfo.InvariantCulture);
-            var count = Convert.ToInt64(async ? await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) : command.ExecuteScalar(),
-                CultureInfo.InvariantCulture);
-            if (count == 0)
+            if (running.Count == 0)
             {
                 return true;
+            }
+
+            foreach (var id in running)
+            {
+                try
+                {
+                    await ExecuteAsync(connection, null, "KILL " + id.ToString(CultureInfo.InvariantCulture), async, cancellationToken).ConfigureAwait(false);
+                }
+                catch (DbException e) when (_driver.ErrorNumber(e) == 1094)
+                {
+                    // 1094: unknown thread id — it has ended already.
+                }
             }
 
             if (async)

@@ -125,18 +125,49 @@ public sealed partial class PostgreSqlDialect
 
     public override long? ServerSessionId(DbConnection connection) => connection is NpgsqlConnection { State: ConnectionState.Open } npgsql ? npgsql.ProcessID : null;
 
-    public override async ValueTask<bool> EndOtherSessionAsync(DbConnection connection, long sessionId, bool async, CancellationToken cancellationToken)
+    public override async ValueTask<bool> EndPreparingSessionsAsync(DbConnection connection, TransactionBranch branch, long? sessionHint, bool async,
+        CancellationToken cancellationToken)
     {
-        // pg_terminate_backend with a timeout waits until the backend has exited (PostgreSQL 14+); a pid that is no longer a
-        // backend answers false with a warning. Either way, the session has ended once pg_stat_activity no longer lists it.
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT pg_terminate_backend(@pid, 5000) IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = @pid)";
-        var parameter = command.CreateParameter();
-        parameter.ParameterName = "pid";
-        parameter.Value = checked((int)sessionId);
-        command.Parameters.Add(parameter);
-        var ended = async ? await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) : command.ExecuteScalar();
-        return ended is true;
+        // A session of the same user shows its statement in pg_stat_activity, and the gid is unique to this branch: terminate
+        // every session whose statement prepares it (running, or idle right after it), and the branch's own session (by
+        // the pid the driver reported) while it still runs the commit record's insert that comes before — that statement
+        // carries the gid as a parameter, not in its text. Then wait until none is listed.
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND (strpos(query, @statement) > 0 "
+                + "OR pid = @pid AND state = 'active' AND strpos(query, 'switchboard_tx_decision') > 0)";
+            var statement = command.CreateParameter();
+            statement.ParameterName = "statement";
+            statement.Value = $"PREPARE TRANSACTION '{Gid(branch)}'";
+            command.Parameters.Add(statement);
+            var pid = command.CreateParameter();
+            pid.ParameterName = "pid";
+            pid.Value = (int)(sessionHint ?? 0);
+            command.Parameters.Add(pid);
+            var left = Convert.ToInt64(async ? await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) : command.ExecuteScalar(),
+                CultureInfo.InvariantCulture);
+            if (left == 0)
+            {
+                return true;
+            }
+
+            await Pause(async, cancellationToken).ConfigureAwait(false);
+        }
+
+        return false;
+    }
+
+    private static async ValueTask Pause(bool async, CancellationToken cancellationToken)
+    {
+        if (async)
+        {
+            await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            Thread.Sleep(100);
+        }
     }
 
     // 42704: "prepared transaction with identifier ... does not exist".

@@ -137,15 +137,20 @@ public abstract partial class Dialect
     /// </summary>
     public virtual ValueTask EndSessionAsync(DbConnection connection, bool async, CancellationToken cancellationToken) => default;
 
-    /// <summary>The server's id of the session behind a connection (PostgreSQL backend pid, MySQL thread id), if known.</summary>
-    public virtual long? ServerSessionId(DbConnection connection) => null;
-
     /// <summary>
-    /// Ends another server session (one whose connection was lost in the middle of PREPARE) and returns whether it has ended,
-    /// so that what it may have been preparing is settled and can be looked up. Runs on a fresh connection. Default: cannot.
+    /// Ends every other server session that is still running the PREPARE of <paramref name="branch"/> (one whose connection
+    /// was lost in the middle of it), and returns whether none is left — only then does "no such prepared branch" mean the
+    /// branch will never be prepared. Found by the statement it runs, which names the branch, never by a session id that a
+    /// pooler, a restart or a failover may have given to someone else. Runs on a fresh connection. Default: cannot tell.
+    /// <paramref name="sessionHint"/> is the server's id of the branch's session as the driver reported it at begin
+    /// (<see cref="ServerSessionId"/>): only ever used together with what that session runs.
     /// </summary>
-    public virtual ValueTask<bool> EndOtherSessionAsync(DbConnection connection, long sessionId, bool async, CancellationToken cancellationToken) =>
+    public virtual ValueTask<bool> EndPreparingSessionsAsync(DbConnection connection, TransactionBranch branch, long? sessionHint, bool async,
+        CancellationToken cancellationToken) =>
         new(false);
+
+    /// <summary>The server's id of the session behind a connection, as the driver reports it (PostgreSQL backend pid, MySQL thread id).</summary>
+    public virtual long? ServerSessionId(DbConnection connection) => null;
 
     /// <summary>The SQL of the decision tables on this kind of database.</summary>
     public virtual TransactionTableSql TransactionTables => TransactionTableSql.Standard;

@@ -209,6 +209,15 @@ internal sealed class CoordinatorLog : IAsyncDisposable
         return me.Result();
     }
 
+    /// <summary>
+    /// Whether a failed write may still have landed: a log in a database whose connection was lost (or timed out) after the
+    /// write was sent. A connection that could not be opened, or a log file that refused the write, recorded nothing.
+    /// </summary>
+    public bool MayHaveLanded(TransactionLogException failure) =>
+        Folder is null
+        && failure.InnerException is { } cause and not (DatabaseConnectionException or PoolTimeoutException)
+        && _engine.Dialect.Classify(cause) is DatabaseErrorKind.ConnectionLost or DatabaseErrorKind.Timeout;
+
     /// <summary>Queues a finished transaction's decision for deletion, with a later flush or the background tick.</summary>
     public void Forget(string globalId)
     {
@@ -425,9 +434,24 @@ internal sealed class CoordinatorLog : IAsyncDisposable
         }
     }
 
-    public ValueTask<int> HeartbeatAsync(string incarnation, IOBehavior io, CancellationToken cancellationToken) =>
-        EngineWork.WithConnectionAsync(_engine, io, cancellationToken, connection => ExecuteAsync(connection, null, _sql.UpdateHeartbeat,
-            new { id = incarnation, now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() }, io, cancellationToken));
+    /// <summary>
+    /// Renews this process's heartbeat; false when its row was gone (another process's recovery took it for ended and
+    /// deleted it), in which case the row is written again and the renewal does not count until the next one.
+    /// </summary>
+    public ValueTask<bool> HeartbeatAsync(string incarnation, IOBehavior io, CancellationToken cancellationToken) =>
+        EngineWork.WithConnectionAsync(_engine, io, cancellationToken, async connection =>
+        {
+            var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            if (await ExecuteAsync(connection, null, _sql.UpdateHeartbeat, new { id = incarnation, now }, io, cancellationToken).ConfigureAwait(false) > 0)
+            {
+                return true;
+            }
+
+            var process = $"{Environment.MachineName}:{Environment.ProcessId}";
+            await ExecuteAsync(connection, null, _sql.InsertIncarnation, new { id = incarnation, process = process[..Math.Min(process.Length, 200)], now }, io,
+                cancellationToken).ConfigureAwait(false);
+            return false;
+        });
 
     public ValueTask<IReadOnlyList<IncarnationRecord>> ReadIncarnationsAsync(IOBehavior io, CancellationToken cancellationToken) =>
         EngineWork.WithConnectionAsync<IReadOnlyList<IncarnationRecord>>(_engine, io, cancellationToken, async connection =>

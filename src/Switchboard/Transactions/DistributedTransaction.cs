@@ -205,7 +205,7 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
     {
         var connection = await p.Engine.OpenConnectionAsync(io, cancellationToken).ConfigureAwait(false);
         p.Connection = connection;
-        p.SessionId = p.Dialect.ServerSessionId(connection);
+        p.SessionHint = p.Dialect.ServerSessionId(connection);
         var async = io == IOBehavior.Asynchronous;
         if (p.Prepares)
         {
@@ -365,7 +365,7 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
             }
             catch (TransactionLogException e)
             {
-                recorded = await ClaimAbortAfterFailedLogWriteAsync(e, participantsRecord, io).ConfigureAwait(false);
+                recorded = _log!.MayHaveLanded(e) ? await ClaimAbortAfterFailedLogWriteAsync(e, participantsRecord, io).ConfigureAwait(false) : 'A';
                 if (recorded != 'C')
                 {
                     throw await AbortAsync($"the decision could not be written to the transaction log ({_log!.Location})", e, io).ConfigureAwait(false);
@@ -394,6 +394,11 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
                     if (inDoubt.Count > 0)
                     {
                         LogInDoubt(_coordinator.Logger, Id, string.Join(", ", inDoubt.Select(p => p.Database)));
+                    }
+
+                    if (preparers.Any(p => p.State == BranchState.RolledBack))
+                    {
+                        LogPartial(_coordinator.Logger, Id, string.Join(", ", preparers.Where(p => p.State == BranchState.RolledBack).Select(p => p.Database)));
                     }
                 }
                 finally
@@ -503,9 +508,10 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
         catch (Exception e) when (e is DbException or InvalidOperationException or IOException or TimeoutException)
         {
             last.Fail("COMMIT", e);
-            if (!last.ConnectionLost(e))
+            if (!last.Dialect.HasServer || !last.ConnectionLost(e))
             {
-                // The server answered: the commit failed (a deferred constraint, say), and nothing of it is committed.
+                // The server answered: the commit failed (a deferred constraint, say), and nothing of it is committed. An
+                // embedded database answers in this process; one that is busy keeps the transaction open, for the rollback.
                 throw await AbortAsync($"the last resource '{last.Database}' could not commit", last.Error, io).ConfigureAwait(false);
             }
         }
@@ -606,16 +612,18 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
         }
     }
 
-    /// <summary>Ends the session of a PREPARE whose connection was lost; false when that cannot be done or confirmed.</summary>
-    private static async ValueTask<bool> EndOtherSessionQuietlyAsync(Participant p, DbConnection connection, long session, IOBehavior io)
+    /// <summary>Ends the sessions still running a lost PREPARE of a branch; false when that cannot be done or confirmed.</summary>
+    internal static async ValueTask<bool> EndPreparingSessionsQuietlyAsync(Dialects.Dialect dialect, DbConnection connection, Dialects.TransactionBranch branch,
+        long? sessionHint, IOBehavior io)
     {
         try
         {
-            return await p.Dialect.EndOtherSessionAsync(connection, session, io == IOBehavior.Asynchronous, CancellationToken.None).ConfigureAwait(false);
+            return await dialect.EndPreparingSessionsAsync(connection, branch, sessionHint, io == IOBehavior.Asynchronous, CancellationToken.None)
+                .ConfigureAwait(false);
         }
         catch (DbException)
         {
-            return false; // not allowed, say: the branch stays in doubt
+            return false; // not allowed to look or to end them, say: the branch stays in doubt
         }
     }
 
@@ -640,11 +648,8 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
 
                 // A PREPARE whose connection was lost may still be running in its old session: "no such branch" proves
                 // nothing until that session has ended.
-                var sessionEnded = !p.MaybePrepared || !isFresh;
-                if (!sessionEnded && p.SessionId is { } session)
-                {
-                    sessionEnded = await EndOtherSessionQuietlyAsync(p, connection, session, io).ConfigureAwait(false);
-                }
+                var sessionEnded = !p.MaybePrepared || !isFresh
+                    || await EndPreparingSessionsQuietlyAsync(p.Dialect, connection, p.Branch, p.SessionHint, io).ConfigureAwait(false);
 
                 var completion = await PreparedBranches.CompleteAsync(p.Dialect, connection, p.Branch, commit, io, CancellationToken.None).ConfigureAwait(false);
                 p.State = completion switch
@@ -653,9 +658,17 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
                     BranchCompletion.NotFound when !sessionEnded => BranchState.InDoubt,
                     BranchCompletion.NotFound when commit && decisionInBranches
                         && !await CommitRecordVisibleAsync(p, connection, io).ConfigureAwait(false) => BranchState.RolledBack,
+                    BranchCompletion.NotFound when !commit && decisionInBranches
+                        && await CommitRecordVisibleAsync(p, connection, io).ConfigureAwait(false) => BranchState.Committed,
                     BranchCompletion.NotFound => commit ? BranchState.Committed : BranchState.RolledBack,
                     _ => BranchState.InDoubt, // held by a session that has not ended yet
                 };
+                if (p.State == BranchState.Committed && !commit)
+                {
+                    p.Fail("ROLLBACK PREPARED", new InvalidOperationException(
+                        $"its prepared branch {p.Branch} was committed by someone else before it could be rolled back (recovery, finding every branch prepared)"));
+                }
+
                 if (p.State == BranchState.RolledBack && commit)
                 {
                     // Finished by someone else, and not as decided: another process's recovery took this one for dead.
@@ -720,7 +733,14 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
         var inDoubt = _participants.Where(p => p.State == BranchState.InDoubt).ToList();
         if (inDoubt.Count > 0)
         {
-            _coordinator.RetryLater(Id, commit: false, inDoubt.Select(p => (p.Database, p.Branch)), null);
+            _coordinator.RetryLater(Id, commit: false, inDoubt.Select(p => (p.Database, p.Branch)), null,
+                maybePrepared: inDoubt.Where(p => p.MaybePrepared).ToDictionary(p => p.Database, p => p.SessionHint, StringComparer.OrdinalIgnoreCase));
+        }
+
+        if (_participants.Where(p => p.State == BranchState.Committed).ToList() is { Count: > 0 } committed)
+        {
+            return Failure(DistributedOutcome.Partial, $"{reason}; but {Names(committed)} had been committed by someone else before it could be rolled back",
+                cause);
         }
 
         return settled
@@ -826,6 +846,10 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
     }
 
     private static string Names(IEnumerable<Participant> participants) => string.Join(", ", participants.Select(p => "'" + p.Database + "'"));
+
+    [LoggerMessage(EventId = 4012, Level = LogLevel.Error,
+        Message = "Distributed transaction {TransactionId} committed only in part: {Databases} had been rolled back by someone else (another process's recovery, taking this one for ended?)")]
+    private static partial void LogPartial(ILogger logger, string transactionId, string databases);
 
     [LoggerMessage(EventId = 4010, Level = LogLevel.Warning, Message = "Distributed transaction {TransactionId} committed; in doubt on {Databases} until they can be reached")]
     private static partial void LogInDoubt(ILogger logger, string transactionId, string databases);

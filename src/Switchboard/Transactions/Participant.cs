@@ -50,8 +50,8 @@ internal sealed class Participant(int index, DatabaseEngine engine, bool prepare
     /// <summary>The connection was lost while PREPARE ran, so the branch may be prepared.</summary>
     public bool MaybePrepared { get; set; }
 
-    /// <summary>The server's id of the branch's session, taken at begin: a lost PREPARE's session can be ended by it.</summary>
-    public long? SessionId { get; set; }
+    /// <summary>The server's id of the branch's session, as the driver reported it at begin (a hint: see <see cref="Dialect.EndPreparingSessionsAsync"/>).</summary>
+    public long? SessionHint { get; set; }
 
     /// <summary>What went wrong, wrapped so that it names the database and holds no secret.</summary>
     public DatabaseCommandException? Error { get; private set; }

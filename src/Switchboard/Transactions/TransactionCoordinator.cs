@@ -74,6 +74,9 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
     /// <summary>This process's incarnation id once registered (its undecided transactions are known in memory).</summary>
     public string? Incarnation => _incarnation;
 
+    /// <summary>The random id of this application's log (in every transaction id it makes), once the log is open.</summary>
+    public string? LogId => _log?.LogId;
+
     /// <summary>Takes one of the <see cref="TransactionSettings.MaxBackgroundCompletions"/> slots for a phase two run in the background; false when none is free.</summary>
     public bool TryStartBackgroundCompletion()
     {
@@ -119,7 +122,7 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
                 var folder = _log!.Folder;
                 var id = await _log.RegisterIncarnationAsync(candidate => folder is null || TryLock(folder, candidate), io, cancellationToken)
                     .ConfigureAwait(false);
-                if (folder is null)
+                if (folder is null && _disposed == 0)
                 {
                     // Heartbeats on a loop of their own: retries and recovery passes that wait on an unreachable database
                     // must never delay them past the timeout, or recovery elsewhere would take this process for ended.
@@ -157,8 +160,16 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
             {
                 await Task.Delay(HeartbeatInterval, token).ConfigureAwait(false);
                 var started = Stopwatch.GetTimestamp();
-                await log.HeartbeatAsync(incarnation, IOBehavior.Asynchronous, token).ConfigureAwait(false);
-                Volatile.Write(ref _lastHeartbeat, started);
+                if (await log.HeartbeatAsync(incarnation, IOBehavior.Asynchronous, token).ConfigureAwait(false))
+                {
+                    Volatile.Write(ref _lastHeartbeat, started);
+                }
+                else
+                {
+                    // Taken for ended elsewhere: prepared branches of ours may have been rolled back. Registered again; until
+                    // the next renewal lands, this process keeps refusing to prepare.
+                    LogRegisteredAgain(_logger, incarnation);
+                }
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
             {
@@ -243,10 +254,16 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
     public ValueTask<bool> IsRunningAsync(CoordinatorLog log, string globalId, string incarnation, IReadOnlyList<IncarnationRecord> known) =>
         incarnation == _incarnation && _abandoned.ContainsKey(globalId) ? new(false) : IsAliveAsync(log, incarnation, known);
 
-    /// <summary>A recovery pass that read every database left nothing of these abandoned transactions but <paramref name="remaining"/>.</summary>
-    public void SettledAbandoned(IReadOnlySet<string> remaining)
+    /// <summary>The transactions abandoned so far: a recovery pass takes this before it looks at the databases.</summary>
+    public IReadOnlyList<string> AbandonedNow() => [.. _abandoned.Keys];
+
+    /// <summary>
+    /// A recovery pass that read every database left nothing of the transactions abandoned before it began
+    /// (<paramref name="seen"/>) but <paramref name="remaining"/>. One abandoned while it ran waits for the next pass.
+    /// </summary>
+    public void SettledAbandoned(IReadOnlyList<string> seen, IReadOnlySet<string> remaining)
     {
-        foreach (var globalId in _abandoned.Keys)
+        foreach (var globalId in seen)
         {
             if (!remaining.Contains(globalId))
             {
@@ -456,9 +473,13 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
         });
     }
 
-    /// <summary>Hands branches that could not be told the outcome to the background retry.</summary>
+    /// <summary>
+    /// Hands branches that could not be told the outcome to the background retry. On the databases in
+    /// <paramref name="maybePrepared"/> (whose PREPARE lost its connection) "no such branch" counts only once no session is
+    /// left preparing it.
+    /// </summary>
     public void RetryLater(string globalId, bool commit, IEnumerable<(string Database, TransactionBranch Branch)> branches, DatabaseEngine? decider,
-        IReadOnlyList<(DatabaseEngine Engine, string Key)>? branchRecords = null)
+        IReadOnlyList<(DatabaseEngine Engine, string Key)>? branchRecords = null, IReadOnlyDictionary<string, long?>? maybePrepared = null)
     {
         foreach (var (database, branch) in branches)
         {
@@ -466,6 +487,8 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
             {
                 Due = DateTimeOffset.UtcNow + Settings.RetryInterval,
                 Backoff = Settings.RetryInterval,
+                MaybePrepared = maybePrepared?.ContainsKey(database) == true,
+                SessionHint = maybePrepared?.GetValueOrDefault(database),
             };
         }
 
@@ -567,28 +590,38 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
 
                 await _wake.WaitAsync(wait, token).ConfigureAwait(false);
                 await RetryDueAsync(token).ConfigureAwait(false);
+                if (_recoveryWanted && DateTimeOffset.UtcNow >= _nextRecovery)
+                {
+                    // Before the housekeeping below, which an unreachable database can make fail: recovery must still run.
+                    _recoveryWanted = false;
+                    var complete = false;
+                    try
+                    {
+                        complete = (await RecoverAsync(new RecoveryOptions(), IOBehavior.Asynchronous, token).ConfigureAwait(false)).IsComplete;
+                    }
+                    finally
+                    {
+                        if (!complete)
+                        {
+                            // Something was unreachable, is still running elsewhere, or the pass failed: look again later,
+                            // less and less often.
+                            _recoveryWanted = true;
+                            _nextRecovery = DateTimeOffset.UtcNow + _recoveryBackoff;
+                            _recoveryBackoff = TimeSpan.FromTicks(Math.Min(_recoveryBackoff.Ticks * 2, Settings.MaxRetryInterval.Ticks));
+                        }
+                        else
+                        {
+                            _recoveryBackoff = Settings.RetryInterval;
+                        }
+                    }
+                }
+
                 if (_log is { } log)
                 {
                     await log.FlushForgetsAsync(IOBehavior.Asynchronous).ConfigureAwait(false);
                 }
 
                 await ForgetTableDecisionsAsync(token).ConfigureAwait(false);
-                if (_recoveryWanted && DateTimeOffset.UtcNow >= _nextRecovery)
-                {
-                    _recoveryWanted = false;
-                    var report = await RecoverAsync(new RecoveryOptions(), IOBehavior.Asynchronous, token).ConfigureAwait(false);
-                    if (!report.IsComplete)
-                    {
-                        // Something was unreachable or is still running elsewhere: look again later, less and less often.
-                        _recoveryWanted = true;
-                        _nextRecovery = DateTimeOffset.UtcNow + _recoveryBackoff;
-                        _recoveryBackoff = TimeSpan.FromTicks(Math.Min(_recoveryBackoff.Ticks * 2, Settings.MaxRetryInterval.Ticks));
-                    }
-                    else
-                    {
-                        _recoveryBackoff = Settings.RetryInterval;
-                    }
-                }
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
             {
@@ -620,9 +653,16 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
             var engine = _catalog.GetEngine(item.Database);
             try
             {
-                var completed = await EngineWork.WithConnectionAsync(engine, IOBehavior.Asynchronous, cancellationToken, connection =>
-                    PreparedBranches.CompleteAsync(engine.Dialect, connection, item.Branch, item.Commit, IOBehavior.Asynchronous, cancellationToken))
-                    .ConfigureAwait(false);
+                var completed = await EngineWork.WithConnectionAsync(engine, IOBehavior.Asynchronous, cancellationToken, async connection =>
+                {
+                    // A lost PREPARE may still be running: "no such branch" proves nothing until no session is left preparing it.
+                    var proven = !item.MaybePrepared
+                        || await DistributedTransaction.EndPreparingSessionsQuietlyAsync(engine.Dialect, connection, item.Branch, item.SessionHint, IOBehavior.Asynchronous)
+                            .ConfigureAwait(false);
+                    var completion = await PreparedBranches.CompleteAsync(engine.Dialect, connection, item.Branch, item.Commit, IOBehavior.Asynchronous,
+                        cancellationToken).ConfigureAwait(false);
+                    return completion == BranchCompletion.NotFound && !proven ? BranchCompletion.Attached : completion;
+                }).ConfigureAwait(false);
                 if (completed == BranchCompletion.Attached)
                 {
                     throw new InvalidOperationException("the branch is still attached to a session that has not ended");
@@ -789,7 +829,14 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
         public DateTimeOffset Due { get; set; }
 
         public TimeSpan Backoff { get; set; }
+
+        public bool MaybePrepared { get; init; }
+
+        public long? SessionHint { get; init; }
     }
+
+    [LoggerMessage(EventId = 4011, Level = LogLevel.Warning, Message = "Transaction coordinator incarnation {Incarnation} was taken for ended by another process (its heartbeat row was gone): registered again")]
+    private static partial void LogRegisteredAgain(ILogger logger, string incarnation);
 
     [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "Transaction coordinator incarnation {Incarnation} registered in log {LogId} at {Location}")]
     private static partial void LogIncarnation(ILogger logger, string incarnation, string logId, string location);

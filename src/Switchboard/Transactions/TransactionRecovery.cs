@@ -20,13 +20,13 @@ internal static class TransactionRecovery
         CancellationToken cancellationToken)
     {
         var catalog = coordinator.Catalog;
+        var abandoned = coordinator.AbandonedNow();
         var actions = new List<RecoveryAction>();
         var problems = new List<RecoveryProblem>();
 
         // 1. Decisions first. A decision read now was written before the scan below, and a transaction's branches are all
         //    prepared before its decision is written, so a decided transaction the scan does not find is complete.
         var logDecisions = log is null ? [] : await log.ReadDecisionsAsync(io, cancellationToken).ConfigureAwait(false);
-        var incarnations = log is null ? [] : await log.ReadIncarnationsAsync(io, cancellationToken).ConfigureAwait(false);
         var decisions = logDecisions.ToDictionary(d => d.GlobalId, StringComparer.Ordinal);
         var lastResources = catalog.Databases.Where(d => !d.CanPrepare).ToList();
         var lastResourceDecisions = new Dictionary<string, IReadOnlyList<DecisionRecord>?>(StringComparer.OrdinalIgnoreCase);
@@ -134,6 +134,10 @@ internal static class TransactionRecovery
             }
         }
 
+        // Which processes are running, read only now: a process that renewed its heartbeat while the scan ran may have
+        //    prepared one of the branches the scan found, and must not be taken for ended from an older reading.
+        var incarnations = log is null ? [] : await log.ReadIncarnationsAsync(io, cancellationToken).ConfigureAwait(false);
+
         // 3. Decide and settle each of our transactions.
         var remaining = new HashSet<string>(StringComparer.Ordinal);
         foreach (var group in found.GroupBy(f => f.Branch.GlobalId, StringComparer.Ordinal))
@@ -160,7 +164,7 @@ internal static class TransactionRecovery
 
         if (!options.DryRun && !unreadable)
         {
-            coordinator.SettledAbandoned(remaining);
+            coordinator.SettledAbandoned(abandoned, remaining);
         }
 
         // 4. Forget what is finished everywhere.
@@ -299,9 +303,21 @@ internal static class TransactionRecovery
         // Record the abort first: if the coordinator is alive after all and records its commit at the same moment, exactly
         // one of the two inserts wins, and both sides act on the winner.
         var participants = RecordedParticipant.Serialize(branches.Select(b => new RecordedParticipant(b.Branch.Qualifier, b.Database.Name, b.Database.Target, false)));
-        var recorded = decider is null
-            ? await log.RecordAsync(gtid, 'A', participants, io).ConfigureAwait(false)
-            : await TransactionCoordinator.ClaimInLastResourceAsync(coordinator.Catalog.GetEngine(decider.Name), gtid, participants, io, cancellationToken).ConfigureAwait(false);
+        char recorded;
+        try
+        {
+            recorded = decider is null
+                ? await log.RecordAsync(gtid, 'A', participants, io).ConfigureAwait(false)
+                : await TransactionCoordinator.ClaimInLastResourceAsync(coordinator.Catalog.GetEngine(decider.Name), gtid, participants, io, cancellationToken)
+                    .ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is DbException or IOException or InvalidOperationException or TimeoutException)
+        {
+            // This transaction stays as it is; the others of the pass go on.
+            var where = decider is null ? "the transaction log" : $"'{decider.Name}'";
+            return (null, $"no commit decision is recorded, and the abort could not be recorded in {where} ({e.GetType().Name}): left alone");
+        }
+
         coordinator.Faults?.Invoke(FaultPoint.RecoveryAfterDecision, -1);
         return (recorded, recorded == 'C' ? "its coordinator recorded the commit decision just now" : "no commit decision is recorded (presumed abort)");
     }

@@ -143,8 +143,18 @@ public abstract class SampleContractTests : IAsyncLifetime
     /// <summary>What "protocol" the pay endpoint reports for these databases.</summary>
     protected abstract string ExpectedProtocol { get; }
 
-    /// <summary>Snapshot of what is left prepared on the servers (nothing for SQLite), to compare before and after.</summary>
+    /// <summary>What is prepared on the servers (nothing for SQLite): branch ids, each with its transaction id.</summary>
     protected virtual Task<IReadOnlyList<string>> PreparedAsync() => Task.FromResult<IReadOnlyList<string>>([]);
+
+    /// <summary>
+    /// The prepared branches this app left on the servers: those carrying its log's id. Tests of other assemblies running
+    /// at the same time prepare their own on the same MariaDB server, whose XA RECOVER lists every database's.
+    /// </summary>
+    private async Task<IReadOnlyList<string>> LeftPreparedAsync()
+    {
+        var prepared = await PreparedAsync();
+        return Catalog.Transactions.LogId is { } logId ? [.. prepared.Where(p => p.Contains("." + logId + ".", StringComparison.Ordinal))] : [];
+    }
 
     private async Task<long> PlaceOrderAsync(string customer, string sku, int quantity)
     {
@@ -157,7 +167,6 @@ public abstract class SampleContractTests : IAsyncLifetime
     public async Task Paying_marks_the_order_paid_and_books_the_ledger_in_one_distributed_transaction()
     {
         var id = await PlaceOrderAsync("ada", "MN-27", 2);
-        var before = await PreparedAsync();
         using var paid = await Client.PostAsync($"/orders/{id}/pay", null);
         var body = await paid.JsonAsync();
         Assert.Equal(HttpStatusCode.OK, paid.StatusCode);
@@ -174,14 +183,13 @@ public abstract class SampleContractTests : IAsyncLifetime
         using var again = await Client.PostAsync($"/orders/{id}/pay", null);
         Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
         Assert.Equal(1, await CountAsync("legacy", "ledger", $"order_id = {id}"));
-        Assert.Equal(before, await PreparedAsync());
+        Assert.Empty(await LeftPreparedAsync());
     }
 
     [Fact]
     public async Task A_failure_in_the_second_write_rolls_both_databases_back()
     {
         var id = await PlaceOrderAsync("bob", "KB-01", 1);
-        var before = await PreparedAsync();
 
         // A ledger line for this order already exists (booked by hand): the ledger insert in "legacy" fails after the
         // order was already marked paid in "orders" inside the same transaction.
@@ -197,17 +205,16 @@ public abstract class SampleContractTests : IAsyncLifetime
         Assert.Equal(0, await CountAsync("orders", "orders", $"id = {id} AND paid_at IS NOT NULL"));
         Assert.Equal(1, await CountAsync("orders", "orders", $"id = {id}"));
         Assert.Equal(1, await CountAsync("legacy", "ledger", $"order_id = {id}"));
-        Assert.Equal(before, await PreparedAsync());
+        Assert.Empty(await LeftPreparedAsync());
     }
 
     [Fact]
     public async Task Paying_an_unknown_order_is_404_and_changes_nothing()
     {
-        var before = await PreparedAsync();
         using var response = await Client.PostAsync("/orders/424242/pay", null);
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         Assert.Contains("no order 424242", await response.Content.ReadAsStringAsync());
         Assert.Equal(0, await CountAsync("legacy", "ledger"));
-        Assert.Equal(before, await PreparedAsync());
+        Assert.Empty(await LeftPreparedAsync());
     }
 }

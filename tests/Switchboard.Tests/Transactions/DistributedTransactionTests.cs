@@ -809,6 +809,38 @@ public sealed class DistributedTransactionTests(DatabaseServers servers) : IAsyn
     }
 
     [Fact]
+    public async Task A_lost_XA_PREPARE_on_MariaDB_is_ended_before_its_branch_is_taken_for_rolled_back()
+    {
+        // billing's commit record insert takes 2 s (a trigger), in the statement that also ends and prepares the XA branch;
+        // the connection is cut 0.7 s into it. The session must be killed before "unknown XID" may count as rolled back.
+        var catalog = _rig.Catalog();
+        await using (var first = await catalog.BeginDistributedAsync("orders", "billing")) // creates the decision tables
+        {
+            await TwoPhaseRig.TransferAsync(first, "orders", "billing", 1, async: true);
+            await first.CommitAsync();
+        }
+
+        await using (var my = new global::MySql.Data.MySqlClient.MySqlConnection(servers.MyAdminConnectionString(_rig.MyDatabase)))
+        {
+            await my.OpenAsync();
+            await my.ExecuteAsync("CREATE TRIGGER slow_record BEFORE INSERT ON switchboard_tx_decision FOR EACH ROW SET NEW.decided_ms = NEW.decided_ms + SLEEP(2)");
+        }
+
+        await using var proxy = new TcpProxy(servers.MyPort);
+        var billingThroughProxy = $"mysql://app:{Uri.EscapeDataString(servers.MyPassword)}@127.0.0.1:{proxy.Port}/{_rig.MyDatabase}";
+        var proxied = _rig.Catalog(billingUrl: billingThroughProxy);
+        var tx = await proxied.BeginDistributedAsync("orders", "billing");
+        await TwoPhaseRig.TransferAsync(tx, "orders", "billing", 20, async: true);
+        ThreadPool.QueueUserWorkItem(_ => { Thread.Sleep(700); proxy.Reset(); });
+        var error = await Assert.ThrowsAsync<DistributedTransactionException>(() => tx.CommitAsync());
+
+        Assert.Equal(DistributedOutcome.RolledBack, error.Outcome);
+        await Task.Delay(2500); // past the moment the old session would have finished preparing
+        Assert.Empty(await _rig.PreparedAsync(TwoPhaseRig.LogIdOf(tx.Id)));
+        Assert.Equal((99, 101, 100), await _rig.BalancesAsync(1));
+    }
+
+    [Fact]
     public async Task A_prepared_branch_someone_else_rolled_back_is_reported_as_a_partial_commit_not_as_committed()
     {
         // Every branch is prepared (committed, by the rule), then something outside the protocol rolls orders' branch back
