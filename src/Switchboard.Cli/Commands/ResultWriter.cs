@@ -51,9 +51,14 @@ internal static class ResultWriter
     internal static string Format(object value) => value switch
     {
         byte[] bytes => "0x" + Convert.ToHexString(bytes),
+
         DateTime d => d.ToString("O", CultureInfo.InvariantCulture),
         DateTimeOffset d => d.ToString("O", CultureInfo.InvariantCulture),
+        DateOnly d => d.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+
+        // PostgreSQL arrays: {1,2,3}, as psql shows them.
+        Array array => "{" + string.Join(',', array.Cast<object?>().Select(v => v is null ? "NULL" : Format(v))) + "}",
         _ => value.ToString() ?? "",
     };
 
@@ -69,6 +74,8 @@ internal static class ResultWriter
                     null => null,
                     byte[] b => Convert.ToBase64String(b),
                     bool or string or int or long or short or byte or decimal or double or float => r[i],
+                    uint or ulong or ushort or sbyte => r[i], // MySQL unsigned columns: numbers, not strings
+                    Array array and not byte[] => array, // PostgreSQL arrays: JSON arrays
                     var v => Format(v),
                 };
             }

@@ -278,6 +278,12 @@ internal static class SqlCommand
                 for (var i = 0; i < values.Length; i++)
                 {
                     values[i] = await reader.IsDBNullAsync(i, cancellationToken).ConfigureAwait(false) ? null : reader.GetValue(i);
+
+                    // Drivers hand a DATE column over as a DateTime at midnight: show it as the date it is.
+                    if (values[i] is DateTime day && string.Equals(reader.GetDataTypeName(i), "date", StringComparison.OrdinalIgnoreCase))
+                    {
+                        values[i] = DateOnly.FromDateTime(day);
+                    }
                 }
 
                 rows.Add(values);

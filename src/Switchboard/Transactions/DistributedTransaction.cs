@@ -277,6 +277,8 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
 
         if (aborted is not null)
         {
+            // Named on the participant too, so that the exception's DatabaseName and the per-database report say where.
+            aborted.Fail("COMMIT", new InvalidOperationException("a statement failed here earlier in the transaction, so the server aborted this database's part"));
             throw await AbortAsync($"a statement failed on '{aborted.Database}' earlier in the transaction, so the server aborted its part", null, io)
                 .ConfigureAwait(false);
         }

@@ -76,4 +76,12 @@ public sealed class RecoveryReport
 
     /// <summary>Whether nothing of this coordinator is left in doubt: every database was reachable and every branch settled.</summary>
     public bool IsComplete => Problems.Count == 0 && Actions.All(a => a.Action is RecoveryActionKind.Committed or RecoveryActionKind.RolledBack or RecoveryActionKind.Foreign);
+
+    /// <summary>One line for logs: what was done, and whether anything is left.</summary>
+    public override string ToString() =>
+        $"Recovery{(DryRun ? " (dry run)" : "")} of log {LogId ?? "(none)"}: "
+        + string.Join(", ", Actions.GroupBy(a => a.Action).Select(g => $"{g.Count()} {g.Key}"))
+        + (Actions.Count == 0 ? "nothing found" : "")
+        + (Problems.Count > 0 ? $"; {Problems.Count} database(s) could not be read ({string.Join(", ", Problems.Select(p => p.Database).Distinct())})" : "")
+        + (IsComplete ? "; complete" : "; something is left");
 }

@@ -43,6 +43,18 @@ public sealed class CliServerTests(DatabaseServers servers) : IDisposable
             var (sqlExit, sql, _) = await _cli.RunAsync("sql", "legacy", "SELECT table_name FROM information_schema.tables WHERE table_schema = 'mysql' AND table_name = 'user'", "--csv");
             Assert.Equal(0, sqlExit);
             Assert.Contains("user", sql);
+
+            // Values as people read them: arrays, dates and unsigned numbers, in the table and in JSON.
+            var (_, arrays, _) = await _cli.RunAsync("sql", "orders", "SELECT ARRAY[1,2,3] AS a, DATE '2024-01-02' AS d", "--json");
+            var arrayRow = JsonDocument.Parse(arrays).RootElement[0];
+            Assert.Equal([1, 2, 3], arrayRow.GetProperty("a").EnumerateArray().Select(e => e.GetInt32()));
+            Assert.Equal("2024-01-02", arrayRow.GetProperty("d").GetString());
+            var (_, arrayTable, _) = await _cli.RunAsync("sql", "orders", "SELECT ARRAY[1,2,3] AS a");
+            Assert.Contains("{1,2,3}", arrayTable);
+            var (_, unsigned, _) = await _cli.RunAsync("sql", "legacy", "SELECT CAST(7 AS UNSIGNED) AS u, DATE('2024-01-02') AS d", "--json");
+            var unsignedRow = JsonDocument.Parse(unsigned).RootElement[0];
+            Assert.Equal(7, unsignedRow.GetProperty("u").GetInt64());
+            Assert.Equal("2024-01-02", unsignedRow.GetProperty("d").GetString());
         }
         finally
         {

@@ -62,6 +62,8 @@ public sealed class PostgreSqlTwoPhaseTests(DatabaseServers servers) : IAsyncLif
         var error = await Assert.ThrowsAsync<DistributedTransactionException>(() => tx.CommitAsync());
         Assert.Equal(DistributedOutcome.RolledBack, error.Outcome);
         Assert.Contains("a statement failed on 'orders'", error.Message);
+        Assert.Equal("orders", error.DatabaseName);
+        Assert.Contains("failed here earlier", error.Participants.Single(p => p.Database == "orders").Error);
         Assert.Equal((100, 100, 100), await _rig.BalancesAsync(1));
     }
 

@@ -305,6 +305,7 @@ public sealed class DistributedTransactionTests(DatabaseServers servers) : IAsyn
         var restarted = _rig.Catalog(billingUrl: billingThroughProxy);
         var blind = await restarted.RecoverTransactionsAsync();
         Assert.Contains(blind.Problems, p => p.Database == "billing");
+        Assert.Contains("could not be read (billing); something is left", blind.ToString());
         Assert.Equal(0, blind.ForgottenDecisions);
         Assert.Equal(1, (await _rig.CommitRecordsAsync()).Orders);
 
