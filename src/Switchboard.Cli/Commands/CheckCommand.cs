@@ -139,7 +139,12 @@ internal static class CheckCommand
 
 internal static class CliJson
 {
-    public static JsonSerializerOptions Options { get; } = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+    // Written to a terminal or a file, never into HTML: apostrophes and non-ASCII text stay readable ("'orders'", not "\u0027orders\u0027").
+    public static JsonSerializerOptions Options { get; } = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
 
     /// <summary>The <c>--json</c> flag every command that prints results takes; a table is what they print otherwise.</summary>
     public static Option<bool> CreateOption(string description = "Print JSON instead of a table.") => new("--json") { Description = description };

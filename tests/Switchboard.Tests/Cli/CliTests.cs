@@ -38,6 +38,7 @@ public sealed class CliTests : IDisposable
         var (jsonExit, json, _) = await _cli.RunAsync("check", "--json");
         Assert.Equal(1, jsonExit);
         Assert.DoesNotContain("Do-Not-Print-Me", json);
+        Assert.Contains("'down'", json); // readable, not \u0027down\u0027
         var rows = JsonDocument.Parse(json).RootElement.EnumerateArray().ToDictionary(r => r.GetProperty("name").GetString()!);
         Assert.True(rows["local"].GetProperty("ok").GetBoolean());
         Assert.False(rows["down"].GetProperty("ok").GetBoolean());
