@@ -69,7 +69,17 @@ public sealed class CliContext(IAnsiConsole console, TextWriter stdout, TextWrit
         }
         catch (InvalidDataException e)
         {
-            Error.WriteLine($"error: cannot read '{path}': {e.Message}");
+            // Where the JSON is broken: the reader's exception, somewhere inside, knows the line and position.
+            var cause = e.InnerException;
+            while (cause is not null and not System.Text.Json.JsonException)
+            {
+                cause = cause.InnerException;
+            }
+
+            var where = cause is System.Text.Json.JsonException { LineNumber: { } line, BytePositionInLine: { } column } json
+                ? $" Line {line + 1}, position {column + 1}: {json.Message.Split(" LineNumber:")[0]}"
+                : e.InnerException is { } inner ? " " + inner.Message : "";
+            Error.WriteLine($"error: cannot read '{path}': {e.Message}{where}");
             return null;
         }
 

@@ -74,6 +74,12 @@ public sealed class CliTests : IDisposable
         var (missingExit, _, error) = await _cli.RunAsync("check", "--config", "nope.json");
         Assert.Equal(2, missingExit);
         Assert.Contains("not found", error);
+
+        // Broken JSON: where it is broken.
+        _cli.WriteConfig("{ \"Databases\": {\n  \"a\": { \"Url\": \"sqlite:///a.db\" }\n  \"b\": { } } }", "broken.json");
+        var (brokenExit, _, brokenError) = await _cli.RunAsync("check", "--config", "broken.json");
+        Assert.Equal(2, brokenExit);
+        Assert.Contains("Line 3, position 3", brokenError);
     }
 
     [Theory]
