@@ -438,19 +438,29 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
         }
         catch (TransactionLogException)
         {
-            foreach (var p in _participants)
-            {
-                p.State = BranchState.InDoubt;
-            }
-
-            await FinishAsync(io).ConfigureAwait(false);
-            _state = State.RolledBack;
-            _coordinator.MarkDecided(Id);
-            _coordinator.Abandon(Id);
-            throw Failure(DistributedOutcome.InDoubt,
+            throw await HandToRecoveryAsync(
                 $"the decision could not be written to the transaction log ({_log!.Location}), nor could it be read back; recovery commits it if the commit "
-                + "decision reached the log, and rolls it back otherwise", failure);
+                + "decision reached the log, and rolls it back otherwise", failure, io).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// The decision is unknown to this coordinator (its own write, or the last resource's commit, failed without saying
+    /// how): every participant stays as it is, in doubt, and recovery in this process settles the transaction from where
+    /// the decision is kept, as soon as it can read it.
+    /// </summary>
+    private async ValueTask<DistributedTransactionException> HandToRecoveryAsync(string reason, Exception? cause, IOBehavior io)
+    {
+        foreach (var p in _participants)
+        {
+            p.State = BranchState.InDoubt;
+        }
+
+        await FinishAsync(io).ConfigureAwait(false);
+        _state = State.Completing;
+        _coordinator.MarkDecided(Id);
+        _coordinator.Abandon(Id);
+        return Failure(DistributedOutcome.InDoubt, reason, cause);
     }
 
     /// <summary>Commits every prepared branch in parallel; hands those that cannot be told to the background retry and returns them.</summary>
@@ -529,17 +539,8 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
         }
         catch (Exception e) when (e is DbException or InvalidOperationException or IOException or TimeoutException)
         {
-            foreach (var p in _participants)
-            {
-                p.State = BranchState.InDoubt;
-            }
-
-            await FinishAsync(io).ConfigureAwait(false);
-            _state = State.Committed;
-            _coordinator.MarkDecided(Id);
-            _coordinator.Abandon(Id);
-            throw Failure(DistributedOutcome.InDoubt, $"the last resource '{last.Database}' failed while committing and its decision cannot be read back",
-                last.Error);
+            throw await HandToRecoveryAsync($"the last resource '{last.Database}' failed while committing and its decision cannot be read back", last.Error, io)
+                .ConfigureAwait(false);
         }
 
         if (outcome == 'C')

@@ -699,19 +699,23 @@ public sealed class DistributedTransactionTests(DatabaseServers servers) : IAsyn
         Assert.True(await connection.ExecuteScalarAsync<bool>("SELECT to_regclass('switchboard_tx_decision') IS NOT NULL"));
     }
 
+    /// <summary>A deferred trigger on orders' accounts: a transaction that updated them takes 2 s more to COMMIT or PREPARE.</summary>
+    private async Task SlowDownTheEndOfOrdersTransactionsAsync()
+    {
+        await using var setup = _rig.Observer.OpenSession("orders");
+        await setup.ExecuteAsync("""
+            CREATE FUNCTION slow_end() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(2); RETURN NULL; END $$;
+            CREATE CONSTRAINT TRIGGER slow_end AFTER UPDATE ON accounts DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_end();
+            """);
+        await setup.CommitAsync();
+    }
+
     [Fact]
     public async Task A_last_resource_commit_whose_reply_is_lost_is_found_committed_and_the_others_commit_too()
     {
         // The ledger's COMMIT takes 2 s (a deferred trigger), and its connection is cut 0.7 s into it. The server finishes
         // the commit anyway; the coordinator must wait for that outcome, not read "no decision" and roll the others back.
-        await using (var setup = _rig.Observer.OpenSession("orders"))
-        {
-            await setup.ExecuteAsync("""
-                CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(2); RETURN NULL; END $$;
-                CREATE CONSTRAINT TRIGGER slow_commit AFTER UPDATE ON accounts DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit();
-                """);
-            await setup.CommitAsync();
-        }
+        await SlowDownTheEndOfOrdersTransactionsAsync();
 
         await using var proxy = new TcpProxy(servers.PgPort);
         var ledgerThroughProxy = $"postgresql://app:{Uri.EscapeDataString(servers.PgPassword)}@127.0.0.1:{proxy.Port}/{_rig.PgDatabase}";
@@ -785,14 +789,7 @@ public sealed class DistributedTransactionTests(DatabaseServers servers) : IAsyn
     {
         // orders' PREPARE takes 2 s (a deferred trigger), and its connection is cut 0.7 s into it. Its old session must be
         // ended before "no such prepared branch" may count as rolled back, or it would finish preparing afterwards.
-        await using (var setup = _rig.Observer.OpenSession("orders"))
-        {
-            await setup.ExecuteAsync("""
-                CREATE FUNCTION slow_prepare() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(2); RETURN NULL; END $$;
-                CREATE CONSTRAINT TRIGGER slow_prepare AFTER UPDATE ON accounts DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_prepare();
-                """);
-            await setup.CommitAsync();
-        }
+        await SlowDownTheEndOfOrdersTransactionsAsync();
 
         await using var proxy = new TcpProxy(servers.PgPort);
         var ordersThroughProxy = $"postgresql://app:{Uri.EscapeDataString(servers.PgPassword)}@127.0.0.1:{proxy.Port}/{_rig.PgDatabase}";
