@@ -147,6 +147,41 @@ public sealed partial class MySqlDialect
     public override long? ServerSessionId(DbConnection connection) =>
         connection.State == System.Data.ConnectionState.Open ? _driver.ServerThreadId(connection) : null;
 
+    public override async ValueTask<bool> EndAttachedSessionAsync(DbConnection connection, long sessionHint, bool async, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await ExecuteAsync(connection, null, "KILL " + sessionHint.ToString(CultureInfo.InvariantCulture), async, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DbException e) when (_driver.ErrorNumber(e) == 1094)
+        {
+            return true; // 1094: unknown thread id — it has ended already
+        }
+
+        // KILL marks the thread; it ends, and lets go of the branch, at its next check.
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = " + sessionHint.ToString(CultureInfo.InvariantCulture);
+            if (Convert.ToInt64(async ? await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) : command.ExecuteScalar(),
+                CultureInfo.InvariantCulture) == 0)
+            {
+                return true;
+            }
+
+            if (async)
+            {
+                await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                Thread.Sleep(100);
+            }
+        }
+
+        return false;
+    }
+
     public override async ValueTask<bool> EndPreparingSessionsAsync(DbConnection connection, TransactionBranch branch, long? sessionHint, bool async,
         CancellationToken cancellationToken)
     {

@@ -123,33 +123,27 @@ public sealed partial class PostgreSqlDialect
         return result;
     }
 
-    public override long? ServerSessionId(DbConnection connection) => connection is NpgsqlConnection { State: ConnectionState.Open } npgsql ? npgsql.ProcessID : null;
-
     public override async ValueTask<bool> EndPreparingSessionsAsync(DbConnection connection, TransactionBranch branch, long? sessionHint, bool async,
         CancellationToken cancellationToken)
     {
         // A session of the same user shows its statement in pg_stat_activity, and the gid is unique to this branch: terminate
-        // every session whose statement prepares it (running, or idle right after it), and the branch's own session (by
-        // the pid the driver reported) while it still runs the commit record's insert that comes before — that statement
-        // carries the gid as a parameter, not in its text. Then wait until none is listed.
+        // every session whose statement prepares it (running, or idle right after it), then wait until none is listed. The
+        // pid the driver reported is not used: behind a pooler, or after a restart, it may be somebody else's. Without
+        // track_activities nothing can be seen, so nothing is confirmed.
         for (var attempt = 0; attempt < 50; attempt++)
         {
             using var command = connection.CreateCommand();
-            command.CommandText = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND (strpos(query, @statement) > 0 "
-                + "OR pid = @pid AND state = 'active' AND strpos(query, 'switchboard_tx_decision') > 0)";
+            command.CommandText = "SELECT CASE WHEN current_setting('track_activities')::boolean THEN (SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                + "WHERE pid <> pg_backend_pid() AND strpos(query, @statement) > 0) ELSE -1 END";
             var statement = command.CreateParameter();
             statement.ParameterName = "statement";
             statement.Value = $"PREPARE TRANSACTION '{Gid(branch)}'";
             command.Parameters.Add(statement);
-            var pid = command.CreateParameter();
-            pid.ParameterName = "pid";
-            pid.Value = (int)(sessionHint ?? 0);
-            command.Parameters.Add(pid);
             var left = Convert.ToInt64(async ? await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) : command.ExecuteScalar(),
                 CultureInfo.InvariantCulture);
-            if (left == 0)
+            if (left <= 0)
             {
-                return true;
+                return left == 0;
             }
 
             await Pause(async, cancellationToken).ConfigureAwait(false);

@@ -152,6 +152,11 @@ public sealed partial class SqliteDialect : Dialect
 
     public override void ClearPool(DbConnection connection) => SqliteConnection.ClearPool((SqliteConnection)connection);
 
+    // In this process: a busy or constrained COMMIT failed for certain (the transaction stays open, for the rollback); an
+    // I/O error or a full disk while the commit frame was written may have left it whole in the WAL, to be replayed.
+    public override bool CommitMayHaveLanded(Exception exception, bool connectionLost) =>
+        exception is SqliteException { SqliteErrorCode: 10 or 13 } || exception.InnerException is SqliteException { SqliteErrorCode: 10 or 13 };
+
     public override DatabaseErrorKind Classify(Exception exception) => exception switch
     {
         SqliteException e => e.SqliteExtendedErrorCode switch

@@ -149,6 +149,15 @@ public abstract partial class Dialect
         CancellationToken cancellationToken) =>
         new(false);
 
+    /// <summary>
+    /// Ends the session a prepared branch is still attached to — the branch's own, identified by the id the driver reported
+    /// at begin, whose client connection is gone but whose server session lives on — so that any session can finish the
+    /// branch. Called only when the server says the branch is attached to a live session, which also means the server has
+    /// not restarted since (a restart detaches every branch), so the id is still that session's. Default: cannot.
+    /// </summary>
+    public virtual ValueTask<bool> EndAttachedSessionAsync(DbConnection connection, long sessionHint, bool async, CancellationToken cancellationToken) =>
+        new(false);
+
     /// <summary>The server's id of the session behind a connection, as the driver reports it (PostgreSQL backend pid, MySQL thread id).</summary>
     public virtual long? ServerSessionId(DbConnection connection) => null;
 
@@ -294,7 +303,9 @@ public sealed record TransactionTableSql
         InsertIncarnation = $"INSERT INTO switchboard_tx_incarnation (id, process, started_ms, heartbeat_ms) VALUES (@id, @process, {nowMs}, {nowMs})",
         UpdateHeartbeat = $"UPDATE switchboard_tx_incarnation SET heartbeat_ms = {nowMs} WHERE id = @id",
         SelectIncarnations = $"SELECT id, process, started_ms, heartbeat_ms, {nowMs} FROM switchboard_tx_incarnation",
+        DeleteIncarnation = $"DELETE FROM switchboard_tx_incarnation WHERE id = @id AND heartbeat_ms < {nowMs} - @staleMs",
     };
 
-    public string DeleteIncarnation { get; init; } = "DELETE FROM switchboard_tx_incarnation WHERE id = @id";
+    /// <summary>Deletes an ended process's row — only if its heartbeat is still stale (<c>@staleMs</c>), not renewed since it was read.</summary>
+    public string DeleteIncarnation { get; init; } = "DELETE FROM switchboard_tx_incarnation WHERE id = @id AND heartbeat_ms < @now - @staleMs";
 }

@@ -62,6 +62,12 @@ public abstract partial class Dialect
         return transaction;
     }
 
+    /// <summary>
+    /// Whether a failed COMMIT may still have committed. Default: when the connection was lost or the command timed out (the
+    /// server may have committed without answering); otherwise the server answered, and nothing was committed.
+    /// </summary>
+    public virtual bool CommitMayHaveLanded(Exception exception, bool connectionLost) => connectionLost;
+
     /// <summary>The server's version as people know it, from what the driver reports. Default: as reported.</summary>
     public virtual string DescribeServerVersion(string reported) => reported;
 

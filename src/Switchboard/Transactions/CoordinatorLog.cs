@@ -377,7 +377,9 @@ internal sealed class CoordinatorLog : IAsyncDisposable
 
     private async ValueTask ForceFlushAsync(IOBehavior io, CancellationToken cancellationToken)
     {
-        while (PendingForgets > 0)
+        // Bounded: a log that cannot be written now (or writers that keep queueing deletes) must not hold recovery; what is
+        // left goes with a later flush.
+        for (var attempt = 0; attempt < 100 && PendingForgets > 0; attempt++)
         {
             await FlushForgetsAsync(io).ConfigureAwait(false);
             if (PendingForgets > 0)
@@ -448,8 +450,16 @@ internal sealed class CoordinatorLog : IAsyncDisposable
             }
 
             var process = $"{Environment.MachineName}:{Environment.ProcessId}";
-            await ExecuteAsync(connection, null, _sql.InsertIncarnation, new { id = incarnation, process = process[..Math.Min(process.Length, 200)], now }, io,
-                cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await ExecuteAsync(connection, null, _sql.InsertIncarnation, new { id = incarnation, process = process[..Math.Min(process.Length, 200)], now }, io,
+                    cancellationToken).ConfigureAwait(false);
+            }
+            catch (DbException e) when (_engine.Dialect.Classify(e) == DatabaseErrorKind.UniqueViolation)
+            {
+                // An earlier write of the row landed late: it is there. This renewal still does not count.
+            }
+
             return false;
         });
 
@@ -466,7 +476,9 @@ internal sealed class CoordinatorLog : IAsyncDisposable
 
     public ValueTask<int> DeleteIncarnationAsync(string incarnation, IOBehavior io, CancellationToken cancellationToken) =>
         EngineWork.WithConnectionAsync(_engine, io, cancellationToken,
-            connection => ExecuteAsync(connection, null, _sql.DeleteIncarnation, new { id = incarnation }, io, cancellationToken));
+            connection => ExecuteAsync(connection, null, _sql.DeleteIncarnation,
+                new { id = incarnation, now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), staleMs = (long)TransactionCoordinator.HeartbeatTimeout.TotalMilliseconds },
+                io, cancellationToken));
 
     public ValueTask DisposeAsync() => DisposeAsync(IOBehavior.Asynchronous);
 

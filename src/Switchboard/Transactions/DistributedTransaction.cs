@@ -346,7 +346,7 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
         }
 
         faults?.Invoke(FaultPoint.BeforeDecision, -1);
-        if (Stopwatch.GetElapsedTime(started) > MaxPrepareToDecision)
+        if (!_decisionInBranches && Stopwatch.GetElapsedTime(started) > MaxPrepareToDecision)
         {
             throw await AbortAsync($"more than {MaxPrepareToDecision.TotalMinutes:0} minutes passed between prepare and decision, so recovery may have rolled it back",
                 null, io).ConfigureAwait(false);
@@ -486,7 +486,8 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
         }
         else
         {
-            _coordinator.RetryLater(Id, commit: true, inDoubt.Select(p => (p.Database, p.Branch)), _lastResource?.Engine, branchRecords);
+            _coordinator.RetryLater(Id, commit: true, inDoubt.Select(p => (p.Database, p.Branch)), _lastResource?.Engine, branchRecords,
+                sessionHints: inDoubt.ToDictionary(p => p.Database, p => p.SessionHint, StringComparer.OrdinalIgnoreCase));
         }
 
         return inDoubt;
@@ -520,10 +521,9 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
         catch (Exception e) when (e is DbException or InvalidOperationException or IOException or TimeoutException)
         {
             last.Fail("COMMIT", e);
-            if (!last.Dialect.HasServer || !last.ConnectionLost(e))
+            if (!last.Dialect.CommitMayHaveLanded(e, last.ConnectionLost(e)))
             {
-                // The server answered: the commit failed (a deferred constraint, say), and nothing of it is committed. An
-                // embedded database answers in this process; one that is busy keeps the transaction open, for the rollback.
+                // The server answered: the commit failed (a deferred constraint, say), and nothing of it is committed.
                 throw await AbortAsync($"the last resource '{last.Database}' could not commit", last.Error, io).ConfigureAwait(false);
             }
         }
@@ -630,6 +630,19 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
         }
     }
 
+    /// <summary>Ends the server session a prepared branch is still attached to (its own, whose connection is gone); false if it cannot.</summary>
+    internal static async ValueTask<bool> EndAttachedSessionQuietlyAsync(Dialects.Dialect dialect, DbConnection connection, long sessionHint, IOBehavior io)
+    {
+        try
+        {
+            return await dialect.EndAttachedSessionAsync(connection, sessionHint, io == IOBehavior.Asynchronous, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (DbException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Whether a branch's commit record is visible: a branch missing at COMMIT PREPARED was committed by someone else if so.</summary>
     private static async ValueTask<bool> CommitRecordVisibleAsync(Participant p, DbConnection connection, IOBehavior io)
     {
@@ -655,6 +668,12 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
                     || await EndPreparingSessionsQuietlyAsync(p.Dialect, connection, p.Branch, p.SessionHint, io).ConfigureAwait(false);
 
                 var completion = await PreparedBranches.CompleteAsync(p.Dialect, connection, p.Branch, commit, io, CancellationToken.None).ConfigureAwait(false);
+                if (completion == BranchCompletion.Attached && isFresh && p.SessionHint is { } hint
+                    && await EndAttachedSessionQuietlyAsync(p.Dialect, connection, hint, io).ConfigureAwait(false))
+                {
+                    completion = await PreparedBranches.CompleteAsync(p.Dialect, connection, p.Branch, commit, io, CancellationToken.None).ConfigureAwait(false);
+                }
+
                 p.State = completion switch
                 {
                     BranchCompletion.Done => commit ? BranchState.Committed : BranchState.RolledBack,
@@ -730,15 +749,21 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
         // known not to be prepared: one that never prepared, or one rolled back just now. Until then recovery may still find
         // every branch prepared and commit, so the caller hears "in doubt", not "rolled back".
         var settled = !_decisionInBranches || _participants.Any(p => p.State == BranchState.RolledBack);
-        _coordinator.MarkDecided(Id);
         await FinishAsync(io).ConfigureAwait(false);
         _state = State.RolledBack;
         var inDoubt = _participants.Where(p => p.State == BranchState.InDoubt).ToList();
         if (inDoubt.Count > 0)
         {
-            _coordinator.RetryLater(Id, commit: false, inDoubt.Select(p => (p.Database, p.Branch)), null,
-                maybePrepared: inDoubt.Where(p => p.MaybePrepared).ToDictionary(p => p.Database, p => p.SessionHint, StringComparer.OrdinalIgnoreCase));
+            // A branch found committed by someone else means the transaction is committed (by the rule, every branch was
+            // prepared): what is left in doubt must commit too, not roll back.
+            var commit = _participants.Any(p => p.State == BranchState.Committed);
+            _coordinator.RetryLater(Id, commit, inDoubt.Select(p => (p.Database, p.Branch)), null,
+                sessionHints: inDoubt.ToDictionary(p => p.Database, p => p.SessionHint, StringComparer.OrdinalIgnoreCase),
+                maybePrepared: [.. inDoubt.Where(p => p.MaybePrepared).Select(p => p.Database)]);
         }
+
+        // Only now, with any retry queued: recovery in this process leaves a transaction alone while it is undecided or has retries.
+        _coordinator.MarkDecided(Id);
 
         if (_participants.Where(p => p.State == BranchState.Committed).ToList() is { Count: > 0 } committed)
         {

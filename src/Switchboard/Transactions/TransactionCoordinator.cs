@@ -167,7 +167,8 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
                 else
                 {
                     // Taken for ended elsewhere: prepared branches of ours may have been rolled back. Registered again; until
-                    // the next renewal lands, this process keeps refusing to prepare.
+                    // the next renewal lands, this process refuses to prepare (its last renewal is made to look stale).
+                    Volatile.Write(ref _lastHeartbeat, Stopwatch.GetTimestamp() - Stopwatch.Frequency * (long)HeartbeatTimeout.TotalSeconds);
                     LogRegisteredAgain(_logger, incarnation);
                 }
             }
@@ -250,9 +251,15 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
         RequestRecovery(immediately: false);
     }
 
-    /// <summary>Whether the process that began a transaction may still act on it: it is running and has not abandoned it.</summary>
+    /// <summary>
+    /// Whether the process that began a transaction may still act on it: another process that is running; or this one, while
+    /// it is deciding the transaction or has a retry queued for it. One of this process's own that it has finished with
+    /// (abandoned, or left prepared with nothing queued — a PREPARE that landed after it was given up) is recovery's to settle.
+    /// </summary>
     public ValueTask<bool> IsRunningAsync(CoordinatorLog log, string globalId, string incarnation, IReadOnlyList<IncarnationRecord> known) =>
-        incarnation == _incarnation && _abandoned.ContainsKey(globalId) ? new(false) : IsAliveAsync(log, incarnation, known);
+        incarnation == _incarnation
+            ? new(!_abandoned.ContainsKey(globalId) && (IsUndecided(globalId) || _retries.Keys.Any(k => k.GlobalId == globalId)))
+            : IsAliveAsync(log, incarnation, known);
 
     /// <summary>The transactions abandoned so far: a recovery pass takes this before it looks at the databases.</summary>
     public IReadOnlyList<string> AbandonedNow() => [.. _abandoned.Keys];
@@ -476,10 +483,11 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
     /// <summary>
     /// Hands branches that could not be told the outcome to the background retry. On the databases in
     /// <paramref name="maybePrepared"/> (whose PREPARE lost its connection) "no such branch" counts only once no session is
-    /// left preparing it.
+    /// left preparing it; <paramref name="sessionHints"/> name the branches' own sessions, for a branch still attached to one.
     /// </summary>
     public void RetryLater(string globalId, bool commit, IEnumerable<(string Database, TransactionBranch Branch)> branches, DatabaseEngine? decider,
-        IReadOnlyList<(DatabaseEngine Engine, string Key)>? branchRecords = null, IReadOnlyDictionary<string, long?>? maybePrepared = null)
+        IReadOnlyList<(DatabaseEngine Engine, string Key)>? branchRecords = null, IReadOnlyDictionary<string, long?>? sessionHints = null,
+        IReadOnlyCollection<string>? maybePrepared = null)
     {
         foreach (var (database, branch) in branches)
         {
@@ -487,8 +495,8 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
             {
                 Due = DateTimeOffset.UtcNow + Settings.RetryInterval,
                 Backoff = Settings.RetryInterval,
-                MaybePrepared = maybePrepared?.ContainsKey(database) == true,
-                SessionHint = maybePrepared?.GetValueOrDefault(database),
+                MaybePrepared = maybePrepared?.Contains(database) == true,
+                SessionHint = sessionHints?.GetValueOrDefault(database),
             };
         }
 
@@ -656,12 +664,34 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
                 var completed = await EngineWork.WithConnectionAsync(engine, IOBehavior.Asynchronous, cancellationToken, async connection =>
                 {
                     // A lost PREPARE may still be running: "no such branch" proves nothing until no session is left preparing it.
-                    var proven = !item.MaybePrepared
-                        || await DistributedTransaction.EndPreparingSessionsQuietlyAsync(engine.Dialect, connection, item.Branch, item.SessionHint, IOBehavior.Asynchronous)
-                            .ConfigureAwait(false);
+                    if (item.MaybePrepared
+                        && await DistributedTransaction.EndPreparingSessionsQuietlyAsync(engine.Dialect, connection, item.Branch, item.SessionHint,
+                            IOBehavior.Asynchronous).ConfigureAwait(false))
+                    {
+                        item.MaybePrepared = false; // confirmed once: no need to look again
+                    }
+
                     var completion = await PreparedBranches.CompleteAsync(engine.Dialect, connection, item.Branch, item.Commit, IOBehavior.Asynchronous,
                         cancellationToken).ConfigureAwait(false);
-                    return completion == BranchCompletion.NotFound && !proven ? BranchCompletion.Attached : completion;
+                    if (completion == BranchCompletion.Attached && item.SessionHint is { } hint
+                        && await DistributedTransaction.EndAttachedSessionQuietlyAsync(engine.Dialect, connection, hint, IOBehavior.Asynchronous).ConfigureAwait(false))
+                    {
+                        completion = await PreparedBranches.CompleteAsync(engine.Dialect, connection, item.Branch, item.Commit, IOBehavior.Asynchronous,
+                            cancellationToken).ConfigureAwait(false);
+                    }
+
+                    if (completion == BranchCompletion.NotFound && item.MaybePrepared)
+                    {
+                        return BranchCompletion.Attached; // not confirmed yet: try again later
+                    }
+
+                    if (completion == BranchCompletion.NotFound && item.Commit && item.BranchRecords is not null
+                        && !await CommitRecordVisibleAsync(engine, connection, item.Branch).ConfigureAwait(false))
+                    {
+                        LogPartial(_logger, item.GlobalId, item.Database);
+                    }
+
+                    return completion;
                 }).ConfigureAwait(false);
                 if (completed == BranchCompletion.Attached)
                 {
@@ -830,10 +860,18 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
 
         public TimeSpan Backoff { get; set; }
 
-        public bool MaybePrepared { get; init; }
+        public bool MaybePrepared { get; set; }
 
         public long? SessionHint { get; init; }
     }
+
+    private static async Task<bool> CommitRecordVisibleAsync(DatabaseEngine engine, DbConnection connection, TransactionBranch branch) =>
+        await CoordinatorLog.QueryFirstAsync<string>(connection, null, engine.Dialect.TransactionTables.SelectDecision, new { gtid = branch.ToString() },
+            IOBehavior.Asynchronous, CancellationToken.None).ConfigureAwait(false) == "C";
+
+    [LoggerMessage(EventId = 4012, Level = LogLevel.Error,
+        Message = "Distributed transaction {TransactionId} committed only in part: {Databases} had been rolled back by someone else (another process's recovery, taking this one for ended?)")]
+    private static partial void LogPartial(ILogger logger, string transactionId, string databases);
 
     [LoggerMessage(EventId = 4011, Level = LogLevel.Warning, Message = "Transaction coordinator incarnation {Incarnation} was taken for ended by another process (its heartbeat row was gone): registered again")]
     private static partial void LogRegisteredAgain(ILogger logger, string incarnation);
