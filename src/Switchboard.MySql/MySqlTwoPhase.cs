@@ -149,9 +149,23 @@ public sealed partial class MySqlDialect
 
     public override async ValueTask<bool> EndAttachedSessionAsync(DbConnection connection, long sessionHint, bool async, CancellationToken cancellationToken)
     {
+        // Only an idle session of this same user: the one a branch is attached to has lost its client and waits for nothing.
+        // (Behind a proxy — ProxySQL, MaxScale — the driver's thread id is the proxy's: such a session is not found here.)
+        var id = sessionHint.ToString(CultureInfo.InvariantCulture);
+        using (var check = connection.CreateCommand())
+        {
+            check.CommandText = "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = " + id
+                + " AND COMMAND = 'Sleep' AND USER = SUBSTRING_INDEX(CURRENT_USER(), '@', 1)";
+            if (Convert.ToInt64(async ? await check.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) : check.ExecuteScalar(),
+                CultureInfo.InvariantCulture) == 0)
+            {
+                return false;
+            }
+        }
+
         try
         {
-            await ExecuteAsync(connection, null, "KILL " + sessionHint.ToString(CultureInfo.InvariantCulture), async, cancellationToken).ConfigureAwait(false);
+            await ExecuteAsync(connection, null, "KILL " + id, async, cancellationToken).ConfigureAwait(false);
         }
         catch (DbException e) when (_driver.ErrorNumber(e) == 1094)
         {

@@ -758,6 +758,7 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
             // prepared): what is left in doubt must commit too, not roll back.
             var commit = _participants.Any(p => p.State == BranchState.Committed);
             _coordinator.RetryLater(Id, commit, inDoubt.Select(p => (p.Database, p.Branch)), null,
+                branchRecords: commit && _decisionInBranches ? [.. _participants.Where(p => p.Prepares).Select(p => (p.Engine, p.Branch.ToString()))] : null,
                 sessionHints: inDoubt.ToDictionary(p => p.Database, p => p.SessionHint, StringComparer.OrdinalIgnoreCase),
                 maybePrepared: [.. inDoubt.Where(p => p.MaybePrepared).Select(p => p.Database)]);
         }

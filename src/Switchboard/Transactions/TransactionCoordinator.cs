@@ -252,23 +252,50 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
     }
 
     /// <summary>
-    /// Whether the process that began a transaction may still act on it: another process that is running; or this one, while
-    /// it is deciding the transaction or has a retry queued for it. One of this process's own that it has finished with
-    /// (abandoned, or left prepared with nothing queued — a PREPARE that landed after it was given up) is recovery's to settle.
+    /// Whether the process that began a transaction may still act on it, as a recovery pass must see it: this process, unless
+    /// it had handed the transaction over (abandoned it) before the pass began; another process, if it was running when the
+    /// pass began (one that ended during the pass may have prepared or committed a branch after the pass listed them),
+    /// registered while the pass ran, or is running now. <paramref name="known"/> is the registry read after the scan.
     /// </summary>
-    public ValueTask<bool> IsRunningAsync(CoordinatorLog log, string globalId, string incarnation, IReadOnlyList<IncarnationRecord> known) =>
-        incarnation == _incarnation
-            ? new(!_abandoned.ContainsKey(globalId) && (IsUndecided(globalId) || _retries.Keys.Any(k => k.GlobalId == globalId)))
-            : IsAliveAsync(log, incarnation, known);
+    public async ValueTask<bool> IsRunningAsync(CoordinatorLog log, string globalId, string incarnation, IReadOnlyList<IncarnationRecord> known,
+        RecoveryPassStart pass)
+    {
+        if (incarnation == _incarnation)
+        {
+            return !pass.Abandoned.Contains(globalId);
+        }
 
-    /// <summary>The transactions abandoned so far: a recovery pass takes this before it looks at the databases.</summary>
-    public IReadOnlyList<string> AbandonedNow() => [.. _abandoned.Keys];
+        return pass.RunningBefore.Contains(incarnation)
+            || (!pass.KnownBefore.Contains(incarnation) && known.Any(k => k.Id == incarnation))
+            || await IsAliveAsync(log, incarnation, known).ConfigureAwait(false);
+    }
+
+    /// <summary>What a recovery pass knows before it looks at the databases: which transactions this process had handed over, which processes ran.</summary>
+    public async ValueTask<RecoveryPassStart> BeginRecoveryPassAsync(CoordinatorLog? log, IOBehavior io, CancellationToken cancellationToken)
+    {
+        var known = new HashSet<string>(StringComparer.Ordinal);
+        var running = new HashSet<string>(StringComparer.Ordinal);
+        if (log is not null)
+        {
+            var incarnations = await log.ReadIncarnationsAsync(io, cancellationToken).ConfigureAwait(false);
+            foreach (var incarnation in incarnations)
+            {
+                known.Add(incarnation.Id);
+                if (incarnation.Id != _incarnation && await IsAliveAsync(log, incarnation.Id, incarnations).ConfigureAwait(false))
+                {
+                    running.Add(incarnation.Id);
+                }
+            }
+        }
+
+        return new RecoveryPassStart([.. _abandoned.Keys], known, running);
+    }
 
     /// <summary>
     /// A recovery pass that read every database left nothing of the transactions abandoned before it began
     /// (<paramref name="seen"/>) but <paramref name="remaining"/>. One abandoned while it ran waits for the next pass.
     /// </summary>
-    public void SettledAbandoned(IReadOnlyList<string> seen, IReadOnlySet<string> remaining)
+    public void SettledAbandoned(IReadOnlyCollection<string> seen, IReadOnlySet<string> remaining)
     {
         foreach (var globalId in seen)
         {
@@ -894,3 +921,6 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
     [LoggerMessage(EventId = 4005, Level = LogLevel.Information, Message = "Transaction recovery: {Committed} branches committed, {RolledBack} rolled back, {Left} left for later")]
     private static partial void LogRecovery(ILogger logger, int committed, int rolledBack, int left);
 }
+
+/// <summary>What a recovery pass knew before it looked at the databases (see <see cref="TransactionCoordinator.IsRunningAsync"/>).</summary>
+internal sealed record RecoveryPassStart(IReadOnlyCollection<string> Abandoned, IReadOnlySet<string> KnownBefore, IReadOnlySet<string> RunningBefore);

@@ -20,7 +20,6 @@ internal static class TransactionRecovery
         CancellationToken cancellationToken)
     {
         var catalog = coordinator.Catalog;
-        var abandoned = coordinator.AbandonedNow();
         var actions = new List<RecoveryAction>();
         var problems = new List<RecoveryProblem>();
 
@@ -38,6 +37,9 @@ internal static class TransactionRecovery
                 : await ReadDecisionTableAsync(catalog.GetEngine(definition.Name), "its decisions as a last resource", problems, io, cancellationToken)
                     .ConfigureAwait(false);
         }
+
+        // Before looking at the databases: which transactions this process had handed over, which processes had ended.
+        var pass = await coordinator.BeginRecoveryPassAsync(log, io, cancellationToken).ConfigureAwait(false);
 
         // 2. Every prepared branch, on every database that can prepare (in parallel). On MySQL one server lists the branches
         //    of all its databases, so the same branch seen from two configured databases counts once.
@@ -147,8 +149,8 @@ internal static class TransactionRecovery
             var id = group.First().Id;
             var branches = group.Select(g => (g.Database, g.Branch)).ToList();
             var (outcome, why) = id.Branches is { } count
-                ? await DecideFromBranchesAsync(coordinator, log!, id, gtid, count, branches, committedBranches, unreadable, incarnations).ConfigureAwait(false)
-                : await DecideAsync(coordinator, log!, id, gtid, branches, decisions, lastResources, lastResourceDecisions, incarnations, options.DryRun, io,
+                ? await DecideFromBranchesAsync(coordinator, log!, id, gtid, count, branches, committedBranches, unreadable, incarnations, pass).ConfigureAwait(false)
+                : await DecideAsync(coordinator, log!, id, gtid, branches, decisions, lastResources, lastResourceDecisions, incarnations, pass, options.DryRun, io,
                     cancellationToken).ConfigureAwait(false);
             foreach (var (definition, branch, _) in group)
             {
@@ -164,7 +166,7 @@ internal static class TransactionRecovery
 
         if (!options.DryRun && !unreadable)
         {
-            coordinator.SettledAbandoned(abandoned, remaining);
+            coordinator.SettledAbandoned(pass.Abandoned, remaining);
         }
 
         // 4. Forget what is finished everywhere.
@@ -192,7 +194,7 @@ internal static class TransactionRecovery
         {
             if (log is null || foundIds.Contains(gtid) || !GlobalTransactionId.TryParse(gtid, out var id) || id.LogId != log.LogId
                 || id.Branches is not { } count || !committedQualifiers.TryGetValue(gtid, out var committed) || committed.Count < count
-                || coordinator.IsUndecided(gtid) || await coordinator.IsRunningAsync(log, gtid, id.Incarnation, incarnations).ConfigureAwait(false))
+                || coordinator.IsUndecided(gtid) || await coordinator.IsRunningAsync(log, gtid, id.Incarnation, incarnations, pass).ConfigureAwait(false))
             {
                 continue;
             }
@@ -255,7 +257,7 @@ internal static class TransactionRecovery
     private static async ValueTask<(char? Outcome, string Why)> DecideAsync(TransactionCoordinator coordinator, CoordinatorLog log, GlobalTransactionId id,
         string gtid, IReadOnlyList<(DatabaseDefinition Database, TransactionBranch Branch)> branches, Dictionary<string, DecisionRecord> decisions,
         List<DatabaseDefinition> lastResources, Dictionary<string, IReadOnlyList<DecisionRecord>?> lastResourceDecisions,
-        IReadOnlyList<IncarnationRecord> incarnations, bool dryRun, IOBehavior io, CancellationToken cancellationToken)
+        IReadOnlyList<IncarnationRecord> incarnations, RecoveryPassStart pass, bool dryRun, IOBehavior io, CancellationToken cancellationToken)
     {
         DatabaseDefinition? decider = null;
         char? outcome;
@@ -290,7 +292,7 @@ internal static class TransactionRecovery
             return (null, "still being decided by this process: left alone");
         }
 
-        if (await coordinator.IsRunningAsync(log, gtid, id.Incarnation, incarnations).ConfigureAwait(false))
+        if (await coordinator.IsRunningAsync(log, gtid, id.Incarnation, incarnations, pass).ConfigureAwait(false))
         {
             return (null, $"the process that began it (incarnation {id.Incarnation}) is still running: left alone");
         }
@@ -329,7 +331,7 @@ internal static class TransactionRecovery
     /// </summary>
     private static async ValueTask<(char? Outcome, string Why)> DecideFromBranchesAsync(TransactionCoordinator coordinator, CoordinatorLog log,
         GlobalTransactionId id, string gtid, int count, IReadOnlyList<(DatabaseDefinition Database, TransactionBranch Branch)> branches,
-        Dictionary<string, string> committedBranches, bool unreadable, IReadOnlyList<IncarnationRecord> incarnations)
+        Dictionary<string, string> committedBranches, bool unreadable, IReadOnlyList<IncarnationRecord> incarnations, RecoveryPassStart pass)
     {
         if (committedBranches.TryGetValue(gtid, out var committedIn))
         {
@@ -341,7 +343,7 @@ internal static class TransactionRecovery
             return (null, "still being prepared by this process: left alone");
         }
 
-        if (await coordinator.IsRunningAsync(log, gtid, id.Incarnation, incarnations).ConfigureAwait(false))
+        if (await coordinator.IsRunningAsync(log, gtid, id.Incarnation, incarnations, pass).ConfigureAwait(false))
         {
             return (null, $"the process that began it (incarnation {id.Incarnation}) is still running: left alone");
         }
