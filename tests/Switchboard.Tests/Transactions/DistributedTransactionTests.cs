@@ -865,6 +865,54 @@ public sealed class DistributedTransactionTests(DatabaseServers servers) : IAsyn
     }
 
     [Fact]
+    public async Task A_process_taken_for_ended_registers_again_and_refuses_to_prepare_until_its_heartbeat_lands()
+    {
+        var coordination = await servers.CreatePgDatabaseAsync("coord");
+        var catalog = _rig.Catalog(o =>
+        {
+            o.LogFolder = null;
+            o.LogDatabase = "coordination";
+        }, more: b => b.AddDatabase("coordination", servers.PgUrl(coordination)));
+        await using (var first = await catalog.BeginDistributedAsync("orders", "billing"))
+        {
+            await TwoPhaseRig.TransferAsync(first, "orders", "billing", 1, async: true);
+            await first.CommitAsync();
+        }
+
+        // Another process's recovery deleted this one's row, taking it for ended.
+        await using var log = await _rig.Track(SwitchboardCatalog.CreateBuilder().AddDatabase("c", servers.PgUrl(coordination)).Build())
+            .GetEngine("c").OpenConnectionAsync();
+        Assert.Equal(1, await log.ExecuteAsync("DELETE FROM switchboard_tx_incarnation"));
+
+        // The next heartbeat finds its row gone and writes it again; until the one after lands, nothing is prepared.
+        Assert.True(await TwoPhaseRig.EventuallyAsync(async () => await log.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM switchboard_tx_incarnation") == 1));
+        await using (var refused = await catalog.BeginDistributedAsync("orders", "billing"))
+        {
+            await TwoPhaseRig.TransferAsync(refused, "orders", "billing", 10, async: true);
+            var error = await Assert.ThrowsAsync<DistributedTransactionException>(() => refused.CommitAsync());
+            Assert.Equal(DistributedOutcome.RolledBack, error.Outcome);
+            Assert.Contains("has not renewed its registration", error.Message);
+        }
+
+        Assert.Equal((99, 101, 100), await _rig.BalancesAsync(1));
+        Assert.True(await TwoPhaseRig.EventuallyAsync(async () =>
+        {
+            await using var retry = await catalog.BeginDistributedAsync("orders", "billing");
+            await TwoPhaseRig.TransferAsync(retry, "orders", "billing", 10, async: true);
+            try
+            {
+                await retry.CommitAsync();
+                return true;
+            }
+            catch (DistributedTransactionException e) when (e.Outcome == DistributedOutcome.RolledBack)
+            {
+                return false;
+            }
+        }));
+        Assert.Equal((89, 111, 100), await _rig.BalancesAsync(1));
+    }
+
+    [Fact]
     public async Task The_log_can_live_in_a_named_database_and_recovery_reads_it_there()
     {
         var coordination = await servers.CreatePgDatabaseAsync("coord");
