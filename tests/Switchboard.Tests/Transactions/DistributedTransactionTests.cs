@@ -211,15 +211,9 @@ public sealed class DistributedTransactionTests(DatabaseServers servers) : IAsyn
     [InlineData(true)]
     public async Task A_participant_unreachable_during_commit_is_reported_in_doubt_and_then_committed_by_the_background_retry(bool async)
     {
-        await using var proxy = new TcpProxy(servers.MyPort);
-        var billingThroughProxy = $"mysql://app:{Uri.EscapeDataString(servers.MyPassword)}@127.0.0.1:{proxy.Port}/{_rig.MyDatabase}";
-        var catalog = _rig.Catalog(o => o.FaultHandler = (point, _) =>
-        {
-            if (point == FaultPoint.AfterDecision)
-            {
-                proxy.Block(); // billing goes away after the decision, before it hears "commit"
-            }
-        }, billingUrl: billingThroughProxy);
+        var (proxy, billingThroughProxy) = BillingThroughProxy();
+        await using var proxyLifetime = proxy;
+        var catalog = BillingGoesAwayAfterTheDecision(proxy, billingThroughProxy);
 
         var tx = await catalog.BeginDistributedAsync("orders", "billing");
         await TwoPhaseRig.TransferAsync(tx, "orders", "billing", 20, async);
@@ -244,18 +238,29 @@ public sealed class DistributedTransactionTests(DatabaseServers servers) : IAsyn
         Assert.Equal(0, catalog.Transactions.PendingRetries);
     }
 
-    [Fact]
-    public async Task A_participant_still_unreachable_at_shutdown_is_committed_by_recovery_after_a_restart()
+    /// <summary>billing (MariaDB) through a proxy a test can cut: its URL.</summary>
+    private (TcpProxy Proxy, string Url) BillingThroughProxy()
     {
-        await using var proxy = new TcpProxy(servers.MyPort);
-        var billingThroughProxy = $"mysql://app:{Uri.EscapeDataString(servers.MyPassword)}@127.0.0.1:{proxy.Port}/{_rig.MyDatabase}";
-        var catalog = _rig.Catalog(o => o.FaultHandler = (point, _) =>
+        var proxy = new TcpProxy(servers.MyPort);
+        return (proxy, $"mysql://app:{Uri.EscapeDataString(servers.MyPassword)}@127.0.0.1:{proxy.Port}/{_rig.MyDatabase}");
+    }
+
+    /// <summary>A catalog whose billing goes away right after the commit decision, before it hears "commit".</summary>
+    private SwitchboardCatalog BillingGoesAwayAfterTheDecision(TcpProxy proxy, string billingUrl) =>
+        _rig.Catalog(o => o.FaultHandler = (point, _) =>
         {
             if (point == FaultPoint.AfterDecision)
             {
                 proxy.Block();
             }
-        }, billingUrl: billingThroughProxy);
+        }, billingUrl: billingUrl);
+
+    [Fact]
+    public async Task A_participant_still_unreachable_at_shutdown_is_committed_by_recovery_after_a_restart()
+    {
+        var (proxy, billingThroughProxy) = BillingThroughProxy();
+        await using var proxyLifetime = proxy;
+        var catalog = BillingGoesAwayAfterTheDecision(proxy, billingThroughProxy);
         var tx = await catalog.BeginDistributedAsync("orders", "billing", "audit");
         await TwoPhaseRig.TransferAsync(tx, "audit", "billing", 5, async: true);
         await tx.Session("orders").ExecuteAsync("UPDATE accounts SET balance = balance + 1 WHERE id = 2");
@@ -285,15 +290,9 @@ public sealed class DistributedTransactionTests(DatabaseServers servers) : IAsyn
     public async Task Recovery_keeps_a_commit_record_while_a_database_that_may_hold_another_branch_cannot_be_read()
     {
         // The decision in the participants (the default): orders commits, billing goes away before it hears "commit".
-        await using var proxy = new TcpProxy(servers.MyPort);
-        var billingThroughProxy = $"mysql://app:{Uri.EscapeDataString(servers.MyPassword)}@127.0.0.1:{proxy.Port}/{_rig.MyDatabase}";
-        var catalog = _rig.Catalog(o => o.FaultHandler = (point, _) =>
-        {
-            if (point == FaultPoint.AfterDecision)
-            {
-                proxy.Block();
-            }
-        }, billingUrl: billingThroughProxy);
+        var (proxy, billingThroughProxy) = BillingThroughProxy();
+        await using var proxyLifetime = proxy;
+        var catalog = BillingGoesAwayAfterTheDecision(proxy, billingThroughProxy);
         var tx = await catalog.BeginDistributedAsync("orders", "billing");
         await TwoPhaseRig.TransferAsync(tx, "orders", "billing", 20, async: true);
         var error = await Assert.ThrowsAsync<DistributedTransactionException>(() => tx.CommitAsync());
