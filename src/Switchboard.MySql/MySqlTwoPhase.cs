@@ -176,27 +176,20 @@ public sealed partial class MySqlDialect
         for (var attempt = 0; attempt < 50; attempt++)
         {
             using var command = connection.CreateCommand();
-            command.CommandText = "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = " + sessionHint.ToString(CultureInfo.InvariantCulture);
+            command.CommandText = "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = " + id;
             if (Convert.ToInt64(async ? await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) : command.ExecuteScalar(),
                 CultureInfo.InvariantCulture) == 0)
             {
                 return true;
             }
 
-            if (async)
-            {
-                await Task.Delay(100, cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                Thread.Sleep(100);
-            }
+            await PauseAsync(TimeSpan.FromMilliseconds(100), async, cancellationToken).ConfigureAwait(false);
         }
 
         return false;
     }
 
-    public override async ValueTask<bool> EndPreparingSessionsAsync(DbConnection connection, TransactionBranch branch, long? sessionHint, bool async,
+    public override async ValueTask<bool> EndPreparingSessionsAsync(DbConnection connection, TransactionBranch branch, bool async,
         CancellationToken cancellationToken)
     {
         // The process list shows the statement each session runs, and the branch's id is unique to it: KILL every session
@@ -241,14 +234,7 @@ public sealed partial class MySqlDialect
                 }
             }
 
-            if (async)
-            {
-                await Task.Delay(100, cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                Thread.Sleep(100);
-            }
+            await PauseAsync(TimeSpan.FromMilliseconds(100), async, cancellationToken).ConfigureAwait(false);
         }
 
         return false;

@@ -146,15 +146,7 @@ public sealed partial class PostgreSqlDialect
                 return false;
             }
 
-            var sleep = pause < left ? pause : left;
-            if (async)
-            {
-                await Task.Delay(sleep, cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                Thread.Sleep(sleep);
-            }
+            await PauseAsync(pause < left ? pause : left, async, cancellationToken).ConfigureAwait(false);
 
             pause = TimeSpan.FromMilliseconds(Math.Min(pause.TotalMilliseconds * 2, 10));
         }

@@ -123,7 +123,7 @@ public sealed partial class PostgreSqlDialect
         return result;
     }
 
-    public override async ValueTask<bool> EndPreparingSessionsAsync(DbConnection connection, TransactionBranch branch, long? sessionHint, bool async,
+    public override async ValueTask<bool> EndPreparingSessionsAsync(DbConnection connection, TransactionBranch branch, bool async,
         CancellationToken cancellationToken)
     {
         // A session of the same user shows its statement in pg_stat_activity, and the gid is unique to this branch: terminate
@@ -146,22 +146,10 @@ public sealed partial class PostgreSqlDialect
                 return left == 0;
             }
 
-            await Pause(async, cancellationToken).ConfigureAwait(false);
+            await PauseAsync(TimeSpan.FromMilliseconds(100), async, cancellationToken).ConfigureAwait(false);
         }
 
         return false;
-    }
-
-    private static async ValueTask Pause(bool async, CancellationToken cancellationToken)
-    {
-        if (async)
-        {
-            await Task.Delay(100, cancellationToken).ConfigureAwait(false);
-        }
-        else
-        {
-            Thread.Sleep(100);
-        }
     }
 
     // 42704: "prepared transaction with identifier ... does not exist".

@@ -142,11 +142,8 @@ public abstract partial class Dialect
     /// was lost in the middle of it), and returns whether none is left — only then does "no such prepared branch" mean the
     /// branch will never be prepared. Found by the statement it runs, which names the branch, never by a session id that a
     /// pooler, a restart or a failover may have given to someone else. Runs on a fresh connection. Default: cannot tell.
-    /// <paramref name="sessionHint"/> is the server's id of the branch's session as the driver reported it at begin
-    /// (<see cref="ServerSessionId"/>): only ever used together with what that session runs.
     /// </summary>
-    public virtual ValueTask<bool> EndPreparingSessionsAsync(DbConnection connection, TransactionBranch branch, long? sessionHint, bool async,
-        CancellationToken cancellationToken) =>
+    public virtual ValueTask<bool> EndPreparingSessionsAsync(DbConnection connection, TransactionBranch branch, bool async, CancellationToken cancellationToken) =>
         new(false);
 
     /// <summary>

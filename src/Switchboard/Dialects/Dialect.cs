@@ -121,6 +121,19 @@ public abstract partial class Dialect
         return Task.CompletedTask;
     }
 
+    /// <summary>Waits between two polls of the server, blocking or not as the caller runs (a helper for dialect hooks).</summary>
+    protected static async ValueTask PauseAsync(TimeSpan pause, bool async, CancellationToken cancellationToken)
+    {
+        if (async)
+        {
+            await Task.Delay(pause, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            Thread.Sleep(pause);
+        }
+    }
+
     /// <summary>Runs one statement with no result (a helper for dialect hooks).</summary>
     protected static async ValueTask ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql, bool async,
         CancellationToken cancellationToken)

@@ -62,7 +62,10 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
     /// Where the open transaction runs, without credentials (on a replicated database, the host it was routed to);
     /// null while no transaction is open.
     /// </summary>
-    public string? Target => _connection is null ? null : _route?.Host?.Target ?? _engine.Definition.Target;
+    public string? Target => _connection is null ? null : RoutedTarget;
+
+    // The host (and database) this session's statements go to: on a replicated database, the one it was routed to.
+    private string RoutedTarget => _route?.Host?.Target ?? _engine.Definition.Target;
 
     /// <summary>The open connection, opening it and beginning the transaction on first use (blocking; prefer <see cref="GetConnectionAsync"/> in async code).</summary>
     public DbConnection Connection => _connection ?? BeginAsync(IOBehavior.Synchronous, CancellationToken.None).GetCompletedResult();
@@ -400,7 +403,7 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
         var op = operation == "COMMIT" && kind == DatabaseErrorKind.ConnectionLost
             ? "COMMIT (outcome unknown: the connection was lost while committing)"
             : operation;
-        return new DatabaseCommandException(DatabaseName, op, kind, e, _engine.Definition.Secrets, _route?.Host?.Target ?? _engine.Definition.Target);
+        return new DatabaseCommandException(DatabaseName, op, kind, e, _engine.Definition.Secrets, RoutedTarget);
     }
 
     [LoggerMessage(EventId = 2001, Level = LogLevel.Debug, Message = "Session on {Database} disposed with an open transaction: rolled back")]

@@ -10,8 +10,7 @@ namespace Switchboard.Transactions;
 /// <summary>One row of <c>switchboard_tx_decision</c>: a commit ('C') or an abort that recovery claimed ('A').</summary>
 internal sealed record DecisionRecord(string GlobalId, char Outcome, string Participants, long DecidedMs);
 
-/// <summary>One run of a coordinator process that has registered in a log.</summary>
-/// <summary>One registered coordinator process; <paramref name="NowMs"/> is the log's clock when it was read.</summary>
+/// <summary>One run of a coordinator process that has registered in a log; <paramref name="NowMs"/> is the log's clock when it was read.</summary>
 internal sealed record IncarnationRecord(string Id, string Process, long StartedMs, long HeartbeatMs, long NowMs);
 
 /// <summary>
@@ -396,18 +395,23 @@ internal sealed class CoordinatorLog : IAsyncDisposable
         }
     }
 
+    // What an incarnation row says about the process, for people reading it: host and pid, within the column's 200 characters.
+    private static string ProcessName
+    {
+        get
+        {
+            var process = $"{Environment.MachineName}:{Environment.ProcessId}";
+            return process.Length > 200 ? process[..200] : process;
+        }
+    }
+
     /// <summary>
     /// Registers a new run of this process; returns its id. <paramref name="claim"/> is called with each candidate id before
     /// it is written (to take the id's lock file), and returns false when the id is taken.
     /// </summary>
     public async ValueTask<string> RegisterIncarnationAsync(Func<string, bool> claim, IOBehavior io, CancellationToken cancellationToken)
     {
-        var process = $"{Environment.MachineName}:{Environment.ProcessId}";
-        if (process.Length > 200)
-        {
-            process = process[..200];
-        }
-
+        var process = ProcessName;
         var connection = await _engine.OpenConnectionAsync(io, cancellationToken).ConfigureAwait(false);
         try
         {
@@ -449,11 +453,10 @@ internal sealed class CoordinatorLog : IAsyncDisposable
                 return true;
             }
 
-            var process = $"{Environment.MachineName}:{Environment.ProcessId}";
             try
             {
-                await ExecuteAsync(connection, null, _sql.InsertIncarnation, new { id = incarnation, process = process[..Math.Min(process.Length, 200)], now }, io,
-                    cancellationToken).ConfigureAwait(false);
+                await ExecuteAsync(connection, null, _sql.InsertIncarnation, new { id = incarnation, process = ProcessName, now }, io, cancellationToken)
+                    .ConfigureAwait(false);
             }
             catch (DbException e) when (_engine.Dialect.Classify(e) == DatabaseErrorKind.UniqueViolation)
             {

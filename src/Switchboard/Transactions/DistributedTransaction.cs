@@ -400,7 +400,8 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
 
                     if (preparers.Any(p => p.State == BranchState.RolledBack))
                     {
-                        LogPartial(_coordinator.Logger, Id, string.Join(", ", preparers.Where(p => p.State == BranchState.RolledBack).Select(p => p.Database)));
+                        TransactionCoordinator.LogPartial(_coordinator.Logger, Id,
+                            string.Join(", ", preparers.Where(p => p.State == BranchState.RolledBack).Select(p => p.Database)));
                     }
                 }
                 finally
@@ -615,42 +616,6 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
         }
     }
 
-    /// <summary>Ends the sessions still running a lost PREPARE of a branch; false when that cannot be done or confirmed.</summary>
-    internal static async ValueTask<bool> EndPreparingSessionsQuietlyAsync(Dialects.Dialect dialect, DbConnection connection, Dialects.TransactionBranch branch,
-        long? sessionHint, IOBehavior io)
-    {
-        try
-        {
-            return await dialect.EndPreparingSessionsAsync(connection, branch, sessionHint, io == IOBehavior.Asynchronous, CancellationToken.None)
-                .ConfigureAwait(false);
-        }
-        catch (DbException)
-        {
-            return false; // not allowed to look or to end them, say: the branch stays in doubt
-        }
-    }
-
-    /// <summary>Ends the server session a prepared branch is still attached to (its own, whose connection is gone); false if it cannot.</summary>
-    internal static async ValueTask<bool> EndAttachedSessionQuietlyAsync(Dialects.Dialect dialect, DbConnection connection, long sessionHint, IOBehavior io)
-    {
-        try
-        {
-            return await dialect.EndAttachedSessionAsync(connection, sessionHint, io == IOBehavior.Asynchronous, CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (DbException)
-        {
-            return false;
-        }
-    }
-
-    /// <summary>Whether a branch's commit record is visible: a branch missing at COMMIT PREPARED was committed by someone else if so.</summary>
-    private static async ValueTask<bool> CommitRecordVisibleAsync(Participant p, DbConnection connection, IOBehavior io)
-    {
-        var outcome = await CoordinatorLog.QueryFirstAsync<string>(connection, null, p.Dialect.TransactionTables.SelectDecision, new { gtid = p.Branch.ToString() }, io,
-            CancellationToken.None).ConfigureAwait(false);
-        return outcome == "C";
-    }
-
     /// <summary>Commits or rolls back a prepared branch; once more on a fresh connection if its own was lost; else leaves it in doubt.</summary>
     private static async ValueTask CompletePreparedAsync(Participant p, bool commit, bool decisionInBranches, IOBehavior io)
     {
@@ -665,23 +630,19 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
                 // A PREPARE whose connection was lost may still be running in its old session: "no such branch" proves
                 // nothing until that session has ended.
                 var sessionEnded = !p.MaybePrepared || !isFresh
-                    || await EndPreparingSessionsQuietlyAsync(p.Dialect, connection, p.Branch, p.SessionHint, io).ConfigureAwait(false);
+                    || await PreparedBranches.EndPreparingSessionsQuietlyAsync(p.Dialect, connection, p.Branch, io).ConfigureAwait(false);
 
-                var completion = await PreparedBranches.CompleteAsync(p.Dialect, connection, p.Branch, commit, io, CancellationToken.None).ConfigureAwait(false);
-                if (completion == BranchCompletion.Attached && isFresh && p.SessionHint is { } hint
-                    && await EndAttachedSessionQuietlyAsync(p.Dialect, connection, hint, io).ConfigureAwait(false))
-                {
-                    completion = await PreparedBranches.CompleteAsync(p.Dialect, connection, p.Branch, commit, io, CancellationToken.None).ConfigureAwait(false);
-                }
-
+                // On a fresh connection a branch may still be attached to the branch's own session (its client gone).
+                var completion = await PreparedBranches.CompleteAsync(p.Dialect, connection, p.Branch, commit, isFresh ? p.SessionHint : null, io,
+                    CancellationToken.None).ConfigureAwait(false);
                 p.State = completion switch
                 {
                     BranchCompletion.Done => commit ? BranchState.Committed : BranchState.RolledBack,
                     BranchCompletion.NotFound when !sessionEnded => BranchState.InDoubt,
                     BranchCompletion.NotFound when commit && decisionInBranches
-                        && !await CommitRecordVisibleAsync(p, connection, io).ConfigureAwait(false) => BranchState.RolledBack,
+                        && !await PreparedBranches.CommitRecordVisibleAsync(p.Dialect, connection, p.Branch, io).ConfigureAwait(false) => BranchState.RolledBack,
                     BranchCompletion.NotFound when !commit && decisionInBranches
-                        && await CommitRecordVisibleAsync(p, connection, io).ConfigureAwait(false) => BranchState.Committed,
+                        && await PreparedBranches.CommitRecordVisibleAsync(p.Dialect, connection, p.Branch, io).ConfigureAwait(false) => BranchState.Committed,
                     BranchCompletion.NotFound => commit ? BranchState.Committed : BranchState.RolledBack,
                     _ => BranchState.InDoubt, // held by a session that has not ended yet
                 };
@@ -752,11 +713,13 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
         await FinishAsync(io).ConfigureAwait(false);
         _state = State.RolledBack;
         var inDoubt = _participants.Where(p => p.State == BranchState.InDoubt).ToList();
+
+        // A branch found committed by someone else means the transaction is committed (by the rule, every branch was
+        // prepared): what is left in doubt must commit too, not roll back.
+        var committed = _participants.Where(p => p.State == BranchState.Committed).ToList();
+        var commit = committed.Count > 0;
         if (inDoubt.Count > 0)
         {
-            // A branch found committed by someone else means the transaction is committed (by the rule, every branch was
-            // prepared): what is left in doubt must commit too, not roll back.
-            var commit = _participants.Any(p => p.State == BranchState.Committed);
             _coordinator.RetryLater(Id, commit, inDoubt.Select(p => (p.Database, p.Branch)), null,
                 branchRecords: commit && _decisionInBranches ? [.. _participants.Where(p => p.Prepares).Select(p => (p.Engine, p.Branch.ToString()))] : null,
                 sessionHints: inDoubt.ToDictionary(p => p.Database, p => p.SessionHint, StringComparer.OrdinalIgnoreCase),
@@ -766,7 +729,7 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
         // Only now, with any retry queued: recovery in this process leaves a transaction alone while it is undecided or has retries.
         _coordinator.MarkDecided(Id);
 
-        if (_participants.Where(p => p.State == BranchState.Committed).ToList() is { Count: > 0 } committed)
+        if (commit)
         {
             return Failure(DistributedOutcome.Partial, $"{reason}; but {Names(committed)} had been committed by someone else before it could be rolled back",
                 cause);
@@ -875,10 +838,6 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
     }
 
     private static string Names(IEnumerable<Participant> participants) => string.Join(", ", participants.Select(p => "'" + p.Database + "'"));
-
-    [LoggerMessage(EventId = 4012, Level = LogLevel.Error,
-        Message = "Distributed transaction {TransactionId} committed only in part: {Databases} had been rolled back by someone else (another process's recovery, taking this one for ended?)")]
-    private static partial void LogPartial(ILogger logger, string transactionId, string databases);
 
     [LoggerMessage(EventId = 4010, Level = LogLevel.Warning, Message = "Distributed transaction {TransactionId} committed; in doubt on {Databases} until they can be reached")]
     private static partial void LogInDoubt(ILogger logger, string transactionId, string databases);

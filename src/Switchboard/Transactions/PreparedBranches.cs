@@ -37,6 +37,54 @@ internal static class PreparedBranches
             return listed.Any(b => b.Branch == branch) ? BranchCompletion.Attached : BranchCompletion.NotFound;
         }
     }
+
+    /// <summary>
+    /// <see cref="CompleteAsync(Dialect, DbConnection, TransactionBranch, bool, IOBehavior, CancellationToken)"/>; and if the
+    /// branch is still attached to its own server session (<paramref name="sessionHint"/>, whose client is gone), ends that
+    /// session and tries once more.
+    /// </summary>
+    public static async ValueTask<BranchCompletion> CompleteAsync(Dialect dialect, DbConnection connection, TransactionBranch branch, bool commit,
+        long? sessionHint, IOBehavior io, CancellationToken cancellationToken)
+    {
+        var completion = await CompleteAsync(dialect, connection, branch, commit, io, cancellationToken).ConfigureAwait(false);
+        if (completion == BranchCompletion.Attached && sessionHint is { } hint && await EndAttachedSessionQuietlyAsync(dialect, connection, hint, io).ConfigureAwait(false))
+        {
+            completion = await CompleteAsync(dialect, connection, branch, commit, io, cancellationToken).ConfigureAwait(false);
+        }
+
+        return completion;
+    }
+
+    /// <summary>Ends the sessions still running a lost PREPARE of a branch; false when that cannot be done or confirmed.</summary>
+    public static async ValueTask<bool> EndPreparingSessionsQuietlyAsync(Dialect dialect, DbConnection connection, TransactionBranch branch, IOBehavior io)
+    {
+        try
+        {
+            return await dialect.EndPreparingSessionsAsync(connection, branch, io == IOBehavior.Asynchronous, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (DbException)
+        {
+            return false; // not allowed to look or to end them, say: the branch stays in doubt
+        }
+    }
+
+    /// <summary>Whether a branch's commit record is visible: a branch no longer prepared has committed if so, else rolled back.</summary>
+    public static async ValueTask<bool> CommitRecordVisibleAsync(Dialect dialect, DbConnection connection, TransactionBranch branch, IOBehavior io) =>
+        await CoordinatorLog.QueryFirstAsync<string>(connection, null, dialect.TransactionTables.SelectDecision, new { gtid = branch.ToString() }, io,
+            CancellationToken.None).ConfigureAwait(false) == "C";
+
+    // Ends the server session a prepared branch is still attached to (its own, whose connection is gone); false if it cannot.
+    private static async ValueTask<bool> EndAttachedSessionQuietlyAsync(Dialect dialect, DbConnection connection, long sessionHint, IOBehavior io)
+    {
+        try
+        {
+            return await dialect.EndAttachedSessionAsync(connection, sessionHint, io == IOBehavior.Asynchronous, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (DbException)
+        {
+            return false;
+        }
+    }
 }
 
 /// <summary>What became of a request to commit or roll back a prepared branch.</summary>

@@ -692,28 +692,21 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
                 {
                     // A lost PREPARE may still be running: "no such branch" proves nothing until no session is left preparing it.
                     if (item.MaybePrepared
-                        && await DistributedTransaction.EndPreparingSessionsQuietlyAsync(engine.Dialect, connection, item.Branch, item.SessionHint,
-                            IOBehavior.Asynchronous).ConfigureAwait(false))
+                        && await PreparedBranches.EndPreparingSessionsQuietlyAsync(engine.Dialect, connection, item.Branch, IOBehavior.Asynchronous)
+                            .ConfigureAwait(false))
                     {
                         item.MaybePrepared = false; // confirmed once: no need to look again
                     }
 
-                    var completion = await PreparedBranches.CompleteAsync(engine.Dialect, connection, item.Branch, item.Commit, IOBehavior.Asynchronous,
-                        cancellationToken).ConfigureAwait(false);
-                    if (completion == BranchCompletion.Attached && item.SessionHint is { } hint
-                        && await DistributedTransaction.EndAttachedSessionQuietlyAsync(engine.Dialect, connection, hint, IOBehavior.Asynchronous).ConfigureAwait(false))
-                    {
-                        completion = await PreparedBranches.CompleteAsync(engine.Dialect, connection, item.Branch, item.Commit, IOBehavior.Asynchronous,
-                            cancellationToken).ConfigureAwait(false);
-                    }
-
+                    var completion = await PreparedBranches.CompleteAsync(engine.Dialect, connection, item.Branch, item.Commit, item.SessionHint,
+                        IOBehavior.Asynchronous, cancellationToken).ConfigureAwait(false);
                     if (completion == BranchCompletion.NotFound && item.MaybePrepared)
                     {
                         return BranchCompletion.Attached; // not confirmed yet: try again later
                     }
 
                     if (completion == BranchCompletion.NotFound && item.Commit && item.BranchRecords is not null
-                        && !await CommitRecordVisibleAsync(engine, connection, item.Branch).ConfigureAwait(false))
+                        && !await PreparedBranches.CommitRecordVisibleAsync(engine.Dialect, connection, item.Branch, IOBehavior.Asynchronous).ConfigureAwait(false))
                     {
                         LogPartial(_logger, item.GlobalId, item.Database);
                     }
@@ -892,13 +885,9 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
         public long? SessionHint { get; init; }
     }
 
-    private static async Task<bool> CommitRecordVisibleAsync(DatabaseEngine engine, DbConnection connection, TransactionBranch branch) =>
-        await CoordinatorLog.QueryFirstAsync<string>(connection, null, engine.Dialect.TransactionTables.SelectDecision, new { gtid = branch.ToString() },
-            IOBehavior.Asynchronous, CancellationToken.None).ConfigureAwait(false) == "C";
-
     [LoggerMessage(EventId = 4012, Level = LogLevel.Error,
         Message = "Distributed transaction {TransactionId} committed only in part: {Databases} had been rolled back by someone else (another process's recovery, taking this one for ended?)")]
-    private static partial void LogPartial(ILogger logger, string transactionId, string databases);
+    internal static partial void LogPartial(ILogger logger, string transactionId, string databases);
 
     [LoggerMessage(EventId = 4011, Level = LogLevel.Warning, Message = "Transaction coordinator incarnation {Incarnation} was taken for ended by another process (its heartbeat row was gone): registered again")]
     private static partial void LogRegisteredAgain(ILogger logger, string incarnation);

@@ -38,7 +38,7 @@ internal static class TransactionRecovery
                     .ConfigureAwait(false);
         }
 
-        // Before looking at the databases: which transactions this process had handed over, which processes had ended.
+        // Before looking at the databases: which transactions this process had handed over, which processes were running.
         var pass = await coordinator.BeginRecoveryPassAsync(log, io, cancellationToken).ConfigureAwait(false);
 
         // 2. Every prepared branch, on every database that can prepare (in parallel). On MySQL one server lists the branches
@@ -90,8 +90,8 @@ internal static class TransactionRecovery
         //     the participants). Read after the scan: a branch that committed after the scan listed it has its row visible by
         //     now, so a transaction with a committed branch is never taken for one that never finished preparing.
         var branchRows = new Dictionary<string, List<(DatabaseDefinition Database, string Key)>>(StringComparer.Ordinal);
-        var committedBranches = new Dictionary<string, string>(StringComparer.Ordinal);
-        var committedQualifiers = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
+        // Per transaction: the branches whose commit record is visible, and the first database it was seen in.
+        var committedBranches = new Dictionary<string, (string FirstDatabase, HashSet<string> Qualifiers)>(StringComparer.Ordinal);
         var unreadable = scans.Any(scan => scan.Error is not null);
         if (log is not null)
         {
@@ -124,20 +124,19 @@ internal static class TransactionRecovery
                     rows.Add((preparing[i], row.GlobalId));
                     if (row.Outcome == 'C')
                     {
-                        committedBranches.TryAdd(gtid, preparing[i].Name);
-                        if (!committedQualifiers.TryGetValue(gtid, out var qualifiers))
+                        if (!committedBranches.TryGetValue(gtid, out var committed))
                         {
-                            committedQualifiers[gtid] = qualifiers = new HashSet<string>(StringComparer.Ordinal);
+                            committedBranches[gtid] = committed = (preparing[i].Name, new HashSet<string>(StringComparer.Ordinal));
                         }
 
-                        qualifiers.Add(row.GlobalId[(slash + 1)..]);
+                        committed.Qualifiers.Add(row.GlobalId[(slash + 1)..]);
                     }
                 }
             }
         }
 
-        // Which processes are running, read only now: a process that renewed its heartbeat while the scan ran may have
-        //    prepared one of the branches the scan found, and must not be taken for ended from an older reading.
+        // Which processes are running, read again now: a process that renewed its heartbeat while the scan ran may have
+        // prepared one of the branches the scan found, and must not be taken for ended from the reading before it.
         var incarnations = log is null ? [] : await log.ReadIncarnationsAsync(io, cancellationToken).ConfigureAwait(false);
 
         // 3. Decide and settle each of our transactions.
@@ -193,7 +192,7 @@ internal static class TransactionRecovery
         foreach (var (gtid, rows) in branchRows)
         {
             if (log is null || foundIds.Contains(gtid) || !GlobalTransactionId.TryParse(gtid, out var id) || id.LogId != log.LogId
-                || id.Branches is not { } count || !committedQualifiers.TryGetValue(gtid, out var committed) || committed.Count < count
+                || id.Branches is not { } count || !committedBranches.TryGetValue(gtid, out var committed) || committed.Qualifiers.Count < count
                 || coordinator.IsUndecided(gtid) || await coordinator.IsRunningAsync(log, gtid, id.Incarnation, incarnations, pass).ConfigureAwait(false))
             {
                 continue;
@@ -331,11 +330,12 @@ internal static class TransactionRecovery
     /// </summary>
     private static async ValueTask<(char? Outcome, string Why)> DecideFromBranchesAsync(TransactionCoordinator coordinator, CoordinatorLog log,
         GlobalTransactionId id, string gtid, int count, IReadOnlyList<(DatabaseDefinition Database, TransactionBranch Branch)> branches,
-        Dictionary<string, string> committedBranches, bool unreadable, IReadOnlyList<IncarnationRecord> incarnations, RecoveryPassStart pass)
+        Dictionary<string, (string FirstDatabase, HashSet<string> Qualifiers)> committedBranches, bool unreadable, IReadOnlyList<IncarnationRecord> incarnations,
+        RecoveryPassStart pass)
     {
         if (committedBranches.TryGetValue(gtid, out var committedIn))
         {
-            return ('C', $"its branch in '{committedIn}' has committed");
+            return ('C', $"its branch in '{committedIn.FirstDatabase}' has committed");
         }
 
         if (coordinator.IsUndecided(gtid))
