@@ -57,6 +57,8 @@ public sealed partial class MySqlDialect : Dialect
 
     public override ConnectionSettings? CreateSettings(ConnectionRequest request, ICollection<string> problems)
     {
+        ArgumentNullException.ThrowIfNull(problems);
+        var before = problems.Count;
         var builder = _driver.Factory.CreateConnectionStringBuilder()
             ?? throw new InvalidOperationException($"{_driver.DriverName} has no connection string builder");
         if (request.Url is { } url)
@@ -87,7 +89,7 @@ public sealed partial class MySqlDialect : Dialect
         }
         else
         {
-            builder.ConnectionString = request.ConnectionString;
+            SetConnectionString(builder, request.ConnectionString, (key, value) => ApplyOption(builder, key, value, problems));
         }
 
         if (request.Password is not null)
@@ -108,8 +110,12 @@ public sealed partial class MySqlDialect : Dialect
 
         foreach (var (key, value) in request.ProviderOptions)
         {
-            var keyword = UrlKeywords.GetValueOrDefault(key, key);
-            builder[keyword] = keyword == "SslMode" ? SslMode(value) : value;
+            ApplyOption(builder, key, value, problems);
+        }
+
+        if (problems.Count > before)
+        {
+            return null;
         }
 
         var server = builder.TryGetValue("Server", out var s) ? s?.ToString() : null;
@@ -209,7 +215,22 @@ public sealed partial class MySqlDialect : Dialect
     public override string DescribeServerVersion(string reported) =>
         reported.StartsWith("5.5.5-", StringComparison.Ordinal) && reported.Contains("MariaDB", StringComparison.OrdinalIgnoreCase) ? reported[6..] : reported;
 
-    public override DatabaseErrorKind Classify(Exception exception) => _driver.ErrorNumber(exception) switch
+    public override DatabaseErrorKind Classify(Exception exception)
+    {
+        // The server's error may sit under a driver wrapper (MySql.Data reports a refused login as "unable to connect"
+        // with the server's 1045 inside).
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (KindOf(_driver.ErrorNumber(e)) is { } kind)
+            {
+                return kind;
+            }
+        }
+
+        return base.Classify(exception);
+    }
+
+    private static DatabaseErrorKind? KindOf(int? number) => number switch
     {
         1062 or 1586 => DatabaseErrorKind.UniqueViolation,
         1451 or 1452 or 1216 or 1217 => DatabaseErrorKind.ForeignKeyViolation,
@@ -222,16 +243,35 @@ public sealed partial class MySqlDialect : Dialect
         1146 or 1054 or 1049 or 1305 => DatabaseErrorKind.UndefinedObject,
         1044 or 1045 or 1142 or 1143 or 1227 => DatabaseErrorKind.PermissionDenied,
         2006 or 2013 or 1053 or 1927 => DatabaseErrorKind.ConnectionLost,
-        _ => base.Classify(exception),
+        _ => null,
     };
 
-    private static string SslMode(string value) => value.ToLowerInvariant() switch
+    /// <summary>A URL query parameter or Options entry: libpq and MySQL client names are translated to the driver's keywords.</summary>
+    private static void ApplyOption(DbConnectionStringBuilder builder, string key, string value, ICollection<string> problems)
+    {
+        var keyword = UrlKeywords.GetValueOrDefault(key, key);
+        if (string.Equals(keyword, "SslMode", StringComparison.OrdinalIgnoreCase) || string.Equals(keyword, "Ssl Mode", StringComparison.OrdinalIgnoreCase))
+        {
+            if (SslMode(value) is not { } mode)
+            {
+                problems.Add($"{key} '{value}' is not one of disable, prefer, require, verify-ca, verify-full (or MySQL's DISABLED, PREFERRED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY)");
+                return;
+            }
+
+            value = mode;
+        }
+
+        SetOption(builder, key, keyword, value, problems);
+    }
+
+    /// <summary>libpq's and MySQL's ssl-mode values, as the ADO.NET drivers spell them; null for anything else.</summary>
+    private static string? SslMode(string value) => value.Trim().ToLowerInvariant() switch
     {
         "disable" or "disabled" or "none" => "None",
         "prefer" or "preferred" => "Preferred",
         "require" or "required" => "Required",
         "verify-ca" or "verify_ca" or "verifyca" => "VerifyCA",
         "verify-full" or "verify_identity" or "verifyfull" => "VerifyFull",
-        _ => value,
+        _ => null,
     };
 }

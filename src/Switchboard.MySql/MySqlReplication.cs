@@ -27,6 +27,7 @@ public sealed partial class MySqlDialect
     {
         ArgumentNullException.ThrowIfNull(database);
         ArgumentNullException.ThrowIfNull(problems);
+        var before = problems.Count;
         var builder = NewBuilder(database.ConnectionString);
         if (replica?.Url is { } url)
         {
@@ -60,7 +61,7 @@ public sealed partial class MySqlDialect
 
             foreach (var (key, value) in url.Query)
             {
-                ApplyOption(builder, key, value);
+                ApplyOption(builder, key, value, problems);
             }
         }
         else if (replica?.ConnectionString is { } overlay)
@@ -68,8 +69,13 @@ public sealed partial class MySqlDialect
             var given = new DbConnectionStringBuilder { ConnectionString = overlay };
             foreach (string key in given.Keys)
             {
-                builder[key] = given[key];
+                ApplyOption(builder, key, given[key]?.ToString() ?? string.Empty, problems);
             }
+        }
+
+        if (problems.Count > before)
+        {
+            return [];
         }
 
         var server = builder.TryGetValue("Server", out var s) ? s?.ToString() : null;
@@ -208,12 +214,6 @@ public sealed partial class MySqlDialect
             ?? throw new InvalidOperationException($"{_driver.DriverName} has no connection string builder");
         builder.ConnectionString = connectionString;
         return builder;
-    }
-
-    private static void ApplyOption(DbConnectionStringBuilder builder, string key, string value)
-    {
-        var keyword = UrlKeywords.GetValueOrDefault(key, key);
-        builder[keyword] = keyword == "SslMode" ? SslMode(value) : value;
     }
 
     /// <summary>A MariaDB GTID position: per replication domain, the last sequence number applied.</summary>

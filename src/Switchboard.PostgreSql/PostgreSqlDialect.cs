@@ -38,6 +38,7 @@ public sealed partial class PostgreSqlDialect : Dialect
 
     public override ConnectionSettings? CreateSettings(ConnectionRequest request, ICollection<string> problems)
     {
+        var before = problems.Count;
         var builder = new NpgsqlConnectionStringBuilder();
         if (request.Url is { } url)
         {
@@ -48,7 +49,7 @@ public sealed partial class PostgreSqlDialect : Dialect
         }
         else
         {
-            builder.ConnectionString = request.ConnectionString;
+            SetConnectionString(builder, request.ConnectionString, (key, value) => ApplyOption(builder, key, value, problems));
         }
 
         if (request.Password is not null)
@@ -63,7 +64,12 @@ public sealed partial class PostgreSqlDialect : Dialect
         builder.CommandTimeout = Math.Max(1, (int)request.CommandTimeout.TotalSeconds);
         foreach (var (key, value) in request.ProviderOptions)
         {
-            ApplyOption(builder, key, value);
+            ApplyOption(builder, key, value, problems);
+        }
+
+        if (problems.Count > before)
+        {
+            return null;
         }
 
         if (string.IsNullOrWhiteSpace(builder.Host))
@@ -109,10 +115,21 @@ public sealed partial class PostgreSqlDialect : Dialect
     };
 
     /// <summary>A URL query parameter or Options entry: libpq names are translated to Npgsql keywords.</summary>
-    private static void ApplyOption(NpgsqlConnectionStringBuilder builder, string key, string value)
+    private static void ApplyOption(NpgsqlConnectionStringBuilder builder, string key, string value, ICollection<string> problems)
     {
         var keyword = LibpqKeywords.GetValueOrDefault(key, key);
-        builder[keyword] = keyword == "SSL Mode" ? SslMode(value) : value;
+        if (string.Equals(keyword, "SSL Mode", StringComparison.OrdinalIgnoreCase))
+        {
+            if (SslMode(value) is not { } mode)
+            {
+                problems.Add($"{key} '{value}' is not one of disable, allow, prefer, require, verify-ca, verify-full");
+                return;
+            }
+
+            value = mode;
+        }
+
+        SetOption(builder, key, keyword, value, problems);
     }
 
     private static string Bracket(string host) => host.Contains(':', StringComparison.Ordinal) ? "[" + host + "]" : host;
@@ -129,11 +146,15 @@ public sealed partial class PostgreSqlDialect : Dialect
         return new DatabaseHost(host.Trim('[', ']'), defaultPort);
     }
 
-    /// <summary>libpq's sslmode values, as Npgsql spells them.</summary>
-    private static string SslMode(string value) => value.ToLowerInvariant() switch
+    /// <summary>libpq's sslmode values (and Npgsql's own spellings), as Npgsql spells them; null for anything else.</summary>
+    private static string? SslMode(string value) => value.Trim().ToLowerInvariant() switch
     {
-        "verify-ca" => "VerifyCA",
-        "verify-full" => "VerifyFull",
-        _ => value,
+        "disable" => "Disable",
+        "allow" => "Allow",
+        "prefer" => "Prefer",
+        "require" => "Require",
+        "verify-ca" or "verifyca" => "VerifyCA",
+        "verify-full" or "verifyfull" => "VerifyFull",
+        _ => null,
     };
 }

@@ -35,6 +35,7 @@ public sealed partial class PostgreSqlDialect
     public override IReadOnlyList<ConnectionSettings> CreateHostSettings(ConnectionSettings database, ReplicaEntry? replica, ICollection<string> problems)
     {
         ArgumentNullException.ThrowIfNull(database);
+        var before = problems.Count;
         var builder = new NpgsqlConnectionStringBuilder(database.ConnectionString);
         if (replica?.Url is { } url)
         {
@@ -56,7 +57,7 @@ public sealed partial class PostgreSqlDialect
 
             foreach (var (key, value) in url.Query)
             {
-                ApplyOption(builder, key, value);
+                ApplyOption(builder, key, value, problems);
             }
         }
         else if (replica?.ConnectionString is { } overlay)
@@ -64,8 +65,13 @@ public sealed partial class PostgreSqlDialect
             var given = new DbConnectionStringBuilder { ConnectionString = overlay };
             foreach (string key in given.Keys)
             {
-                builder[key] = given[key];
+                ApplyOption(builder, key, given[key]?.ToString() ?? string.Empty, problems);
             }
+        }
+
+        if (problems.Count > before)
+        {
+            return [];
         }
 
         if (string.IsNullOrWhiteSpace(builder.Host))

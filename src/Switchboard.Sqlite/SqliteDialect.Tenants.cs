@@ -77,6 +77,21 @@ public sealed partial class SqliteDialect
         return new(existed);
     }
 
+    public override ConnectionSettings OpenExistingOnly(DatabaseDefinition database)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        var settings = database.Connection;
+        var builder = new SqliteConnectionStringBuilder(settings.ConnectionString);
+        if (builder.Mode != SqliteOpenMode.ReadWriteCreate
+            || database.ProviderOptions.Any(o => string.Equals(o.Key, "mode", StringComparison.OrdinalIgnoreCase)))
+        {
+            return settings; // a mode the URL chose is kept (mode=rwc: tenants are created on first use)
+        }
+
+        builder.Mode = SqliteOpenMode.ReadWrite;
+        return settings with { ConnectionString = builder.ConnectionString };
+    }
+
     public override ValueTask<bool> DatabaseExistsAsync(DatabaseDefinition database, DatabaseCreation creation, bool async, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(database);

@@ -119,6 +119,29 @@ public sealed partial class SqliteDialect : Dialect
         return dataSource;
     }
 
+    public override async Task OpenAsync(DbConnection connection, bool async, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await base.OpenAsync(connection, async, cancellationToken).ConfigureAwait(false);
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode == 14 && MissingFile(connection.ConnectionString) is { } path)
+        {
+            // SQLite says only "unable to open database file"; say which file, and why it was not created.
+            throw new FileNotFoundException(
+                $"The database file {path} does not exist, and this database is opened without creating it (mode=rw or ro; " +
+                "a tenant's database is made by CreateAsync or `switchboard tenants create`).", path, e);
+        }
+    }
+
+    private static string? MissingFile(string connectionString)
+    {
+        var builder = new SqliteConnectionStringBuilder(connectionString);
+        return builder.Mode is SqliteOpenMode.ReadWrite or SqliteOpenMode.ReadOnly && !File.Exists(builder.DataSource)
+            ? Path.GetFullPath(builder.DataSource)
+            : null;
+    }
+
     public override ValueTask OnConnectionOpenedAsync(DbConnection connection, DatabaseDefinition definition, bool async,
         CancellationToken cancellationToken)
     {

@@ -59,6 +59,10 @@ public sealed class DatabaseDefinition
         }
     }
 
+    /// <summary>The same database reached with other driver settings.</summary>
+    internal DatabaseDefinition WithConnection(ConnectionSettings connection) =>
+        new(Name, Dialect, connection, Pool, CommandTimeout, ConnectTimeout, ProviderOptions, CanPrepare) { Routing = Routing };
+
     internal IReadOnlyList<string> Secrets => _secrets ?? Connection.Secrets;
 
     public override string ToString() => $"{Name} ({Dialect.Name} at {Target})";

@@ -114,20 +114,17 @@ public sealed partial class SwitchboardCatalogBuilder
         var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         foreach (var (name, options) in _databases)
         {
-            if (!IsValidName(name))
+            var nameProblem = !IsValidName(name) ? "a database name must be 1-64 letters, digits, '_', '-' or '.'"
+                : !seen.Add(name) ? "configured twice (names are case-insensitive)"
+                : null;
+            if (nameProblem is not null)
             {
-                problems.Add(new(name, "(name)", "a database name must be 1-64 letters, digits, '_', '-' or '.'"));
-                continue;
+                problems.Add(new(name, "(name)", nameProblem));
             }
 
-            if (!seen.Add(name))
-            {
-                problems.Add(new(name, "(name)", "configured twice (names are case-insensitive)"));
-                continue;
-            }
-
+            // An entry with a bad name is still checked, so that all its problems are listed at once.
             var definition = Validate(name, options, problems);
-            if (definition is not null)
+            if (definition is not null && nameProblem is null)
             {
                 definitions.Add(definition);
             }
@@ -170,8 +167,14 @@ public sealed partial class SwitchboardCatalogBuilder
         if (hasUrl)
         {
             var expanded = EnvironmentReferences.Expand(options.Url!, _environment, missing, percentEncode: true)!;
+            var incomplete = missing.Count > 0;
             ReportMissing("Url", missing, problems, name);
-            if (!DatabaseUrl.TryParse(expanded, out url, out var error))
+            if (incomplete)
+            {
+                // The URL is incomplete; how it fails to parse would only repeat that.
+                url = null;
+            }
+            else if (!DatabaseUrl.TryParse(expanded, out url, out var error))
             {
                 Problem("Url", error!.Message);
             }

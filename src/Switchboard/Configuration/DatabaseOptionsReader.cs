@@ -28,6 +28,14 @@ internal static class DatabaseOptionsReader
             if (database.Value is not null && !database.GetChildren().Any())
             {
                 // "orders": "postgresql://…" is accepted as a shorthand for { "Url": … }.
+                if (!database.Value.Contains("://", StringComparison.Ordinal) && !database.Value.Contains("${", StringComparison.Ordinal))
+                {
+                    // Not a URL at all (a number, a stray string): say what an entry looks like, not how a URL fails to parse.
+                    problems.Add(new(name, "(value)", "a database is a URL (for example \"" + name
+                        + "\": \"postgresql://user@host/db\") or an object with Url or ConnectionString; this value is neither"));
+                    continue;
+                }
+
                 into.Add((name, new DatabaseOptions { Url = database.Value }));
                 continue;
             }

@@ -31,6 +31,18 @@ public abstract partial class Dialect
         throw new NotSupportedException($"The {Name} dialect cannot tell whether a database exists (database '{database?.Name}').");
 
     /// <summary>
+    /// Settings that open the database only if it exists. A tenant's database is made by
+    /// <see cref="CreateDatabaseAsync"/>, never by opening it, so that a mistyped tenant id fails instead of leaving an
+    /// empty database behind. Default: unchanged (servers do not create databases on connect); SQLite opens without
+    /// creating unless the URL asks for it (<c>?mode=rwc</c>).
+    /// </summary>
+    public virtual ConnectionSettings OpenExistingOnly(DatabaseDefinition database)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        return database.Connection;
+    }
+
+    /// <summary>
     /// Closes every idle physical connection in a data source's pool now, and makes connections in use close when
     /// returned. The data source stays usable. Default: the driver's per-connection pool clearing.
     /// </summary>

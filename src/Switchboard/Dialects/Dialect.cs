@@ -101,6 +101,14 @@ public abstract partial class Dialect
         return DatabaseErrorKind.Other;
     }
 
+    /// <summary>
+    /// Whether a failure to connect will keep failing however often it is retried: credentials refused, no such database,
+    /// no such file. Retry policies read it through <see cref="SwitchboardException.IsTransient"/>.
+    /// </summary>
+    public virtual bool IsPermanentConnectionFailure(Exception exception) =>
+        exception is FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException
+        || Classify(exception) is DatabaseErrorKind.PermissionDenied or DatabaseErrorKind.UndefinedObject;
+
     /// <summary>Whether an error opening a connection means the server could not be reached or refused us.</summary>
     public virtual bool IsConnectionFailure(Exception exception) =>
         exception is DbException or TimeoutException or System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException;
@@ -152,6 +160,59 @@ public abstract partial class Dialect
     }
 
     public override string ToString() => Name;
+    /// <summary>
+    /// Sets one driver option (a URL query parameter, an <c>Options</c> entry or a connection-string key). A value the
+    /// driver rejects becomes a problem that names the option, and its value unless the option holds a secret, instead
+    /// of the driver's exception, which names neither clearly.
+    /// </summary>
+    protected static void SetOption(DbConnectionStringBuilder builder, string key, string keyword, string value, ICollection<string> problems)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(problems);
+        try
+        {
+            builder[keyword] = value;
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or InvalidCastException or OverflowException or InvalidOperationException)
+        {
+            var reason = e is ArgumentException { ParamName: { } name } && e.Message.EndsWith($" (Parameter '{name}')", StringComparison.Ordinal)
+                ? e.Message[..^$" (Parameter '{name}')".Length]
+                : e.Message;
+            if (!builder.ContainsKey(keyword))
+            {
+                problems.Add($"unknown option '{key}' (the driver has no such keyword)");
+                return;
+            }
+
+            problems.Add(SecretMasker.IsSecretKey(key) || SecretMasker.IsSecretKey(keyword)
+                ? $"option '{key}' was refused by the driver"
+                : $"option '{key}' = '{value}' was refused by the driver: {reason}");
+        }
+    }
+
+    /// <summary>
+    /// Applies a whole connection string; if the driver rejects it, applies it key by key through
+    /// <paramref name="apply"/>, so that the problem names the key.
+    /// </summary>
+    protected static void SetConnectionString(DbConnectionStringBuilder builder, string? connectionString, Action<string, string> apply)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(apply);
+        try
+        {
+            builder.ConnectionString = connectionString;
+        }
+        catch (ArgumentException)
+        {
+            // The generic builder only splits the text; it validates nothing, so it does not throw where the driver's did.
+            var given = new DbConnectionStringBuilder { ConnectionString = connectionString };
+            builder.Clear();
+            foreach (string key in given.Keys)
+            {
+                apply(key, given[key]?.ToString() ?? string.Empty);
+            }
+        }
+    }
 }
 
 /// <summary>What the catalog asks a dialect to turn into connection settings.</summary>

@@ -213,12 +213,18 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
                 return await OpenConnectionAsync(route, io, prePing: false, startedTimestamp, cancellationToken).ConfigureAwait(false);
             }
         }
-        catch (Exception e) when (e is DbException or TimeoutException or InvalidOperationException or NotSupportedException)
+        catch (Exception e)
         {
+            // Whatever ends the set-up (a cancellation too), the connection goes back: it holds a pool slot and the gate.
             await CloseAsync(connection, io).ConfigureAwait(false);
+            if (e is not (DbException or TimeoutException or InvalidOperationException or NotSupportedException))
+            {
+                throw;
+            }
+
             Interlocked.Increment(ref _connectFailures);
             Telemetry.RecordConnectFailure();
-            throw new DatabaseConnectionException(Name, Dialect.Name, definition.Target, e, Definition.Secrets);
+            throw new DatabaseConnectionException(Name, Dialect.Name, definition.Target, e, Definition.Secrets, !Dialect.IsPermanentConnectionFailure(e));
         }
 
         Telemetry.RecordCheckout(startedTimestamp);
@@ -277,7 +283,7 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
             Telemetry.RecordConnectFailure();
             var errorType = e.GetType().Name;
             LogConnectFailed(_logger, Name, target.Target, errorType);
-            throw new DatabaseConnectionException(Name, Dialect.Name, target.Target, e, Definition.Secrets);
+            throw new DatabaseConnectionException(Name, Dialect.Name, target.Target, e, Definition.Secrets, !Dialect.IsPermanentConnectionFailure(e));
         }
         catch (Exception e)
         {

@@ -58,16 +58,22 @@ public sealed class UnknownDatabaseException : SwitchboardException
 /// <summary>A connection to a database could not be opened: names the database, the dialect and the host.</summary>
 public sealed class DatabaseConnectionException : SwitchboardException
 {
-    internal DatabaseConnectionException(string databaseName, string dialect, string target, Exception inner, IReadOnlyList<string>? secrets)
+    internal DatabaseConnectionException(string databaseName, string dialect, string target, Exception inner, IReadOnlyList<string>? secrets,
+        bool isTransient = true)
         : base($"Cannot connect to database '{databaseName}' ({dialect} at {target}): {Describe(inner)}", databaseName, inner, secrets)
     {
         Target = target;
+        IsTransient = isTransient;
     }
 
     /// <summary>Where the connection was attempted, without credentials (for example <c>127.0.0.1:5432/orders</c>).</summary>
     public string Target { get; }
 
-    public override bool IsTransient => true;
+    /// <summary>
+    /// False when retrying cannot help: the server refused the credentials, the database or file does not exist.
+    /// True for the rest (unreachable, timed out, too many connections, the server starting up or shutting down).
+    /// </summary>
+    public override bool IsTransient { get; }
 
     internal static string Describe(Exception inner)
     {

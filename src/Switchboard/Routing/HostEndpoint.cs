@@ -14,6 +14,9 @@ internal sealed class HostEndpoint
     /// <summary>Connections checked out from this host right now (read by <see cref="ReadPolicy.LeastOutstanding"/>).</summary>
     public int Outstanding;
 
+    /// <summary>Connection failures since the last successful open (the circuit breaker opens at the threshold).</summary>
+    public int ConsecutiveFailures;
+
     private readonly StateChangeEventHandler _onStateChange;
     private long _poolClears;
 

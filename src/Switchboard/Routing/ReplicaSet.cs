@@ -271,9 +271,9 @@ internal sealed partial class ReplicaSet : IDisposable, IAsyncDisposable
         try
         {
             var connection = attempt.Io == IOBehavior.Synchronous
-                ? host.Breaker.Execute(static (s, ct) => s.Engine.OpenPhysicalAsync(s.Host.DataSource, s.Host.Definition, IOBehavior.Synchronous, ct).GetCompletedResult(),
+                ? host.Breaker.Execute(static (s, ct) => OpenCountingFailuresAsync(s.Engine, s.Host, IOBehavior.Synchronous, ct).GetCompletedResult(),
                     state, cancellationToken)
-                : await host.Breaker.ExecuteAsync(static (s, ct) => s.Engine.OpenPhysicalAsync(s.Host.DataSource, s.Host.Definition, IOBehavior.Asynchronous, ct),
+                : await host.Breaker.ExecuteAsync(static (s, ct) => OpenCountingFailuresAsync(s.Engine, s.Host, IOBehavior.Asynchronous, ct),
                     state, cancellationToken).ConfigureAwait(false);
             return (connection, host);
         }
@@ -286,6 +286,23 @@ internal sealed partial class ReplicaSet : IDisposable, IAsyncDisposable
         catch (BrokenCircuitException)
         {
             attempt.Exclude(host.Index);
+            throw;
+        }
+    }
+
+    /// <summary>Opens a connection to one host, counting its connection failures in a row (for the circuit breaker).</summary>
+    private static async ValueTask<DbConnection> OpenCountingFailuresAsync(DatabaseEngine engine, HostEndpoint host, IOBehavior io,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            var connection = await engine.OpenPhysicalAsync(host.DataSource, host.Definition, io, cancellationToken).ConfigureAwait(false);
+            Volatile.Write(ref host.ConsecutiveFailures, 0);
+            return connection;
+        }
+        catch (DatabaseConnectionException)
+        {
+            Interlocked.Increment(ref host.ConsecutiveFailures);
             throw;
         }
     }
@@ -508,13 +525,16 @@ internal sealed partial class ReplicaSet : IDisposable, IAsyncDisposable
     private ResiliencePipeline CreateBreaker(int index) => new ResiliencePipelineBuilder()
         .AddCircuitBreaker(new CircuitBreakerStrategyOptions
         {
-            // Polly breaks on a failure ratio within a sampling window; a ratio of 1 with a minimum throughput of N
-            // means N failed attempts in a row (within the window) with no success between them.
-            FailureRatio = 1.0,
-            MinimumThroughput = Settings.FailureThreshold,
+            // Polly breaks on a failure ratio within a sampling window, and the successes before a run of failures stay in
+            // that window: a ratio of 1 would open only once they aged out (30 s). So the host counts its failures in a
+            // row itself, and only the one that reaches the threshold is a failure to Polly, which then breaks at once
+            // (ratio 0: any handled failure breaks). In half-open, a failed probe is still past the threshold: it re-opens.
+            FailureRatio = 0,
+            MinimumThroughput = 2,
             SamplingDuration = TimeSpan.FromSeconds(Math.Max(30, Settings.BreakDuration.TotalSeconds * 2)),
             BreakDuration = Settings.BreakDuration,
-            ShouldHandle = new PredicateBuilder().Handle<DatabaseConnectionException>(),
+            ShouldHandle = args => new ValueTask<bool>(args.Outcome.Exception is DatabaseConnectionException
+                && Volatile.Read(ref Hosts[index].ConsecutiveFailures) >= Settings.FailureThreshold),
             OnOpened = args =>
             {
                 PublishBreaker(index, BreakerState.Open, Stopwatch.GetTimestamp() + (long)(args.BreakDuration.TotalSeconds * Stopwatch.Frequency));

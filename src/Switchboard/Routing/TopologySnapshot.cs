@@ -15,6 +15,9 @@ internal sealed class TopologySnapshot(HostState[] hosts, int primary, long gene
     /// <summary>Whether any circuit is not closed: only then does a routing decision need the clock.</summary>
     public bool AnyBreakerOpen { get; } = hosts.Any(h => h.Breaker != BreakerState.Closed);
 
+    /// <summary>The indexes of the hosts that report themselves replicas: where round-robin takes its turns.</summary>
+    public int[] Replicas { get; } = [.. hosts.Select((h, i) => (h, i)).Where(x => x.h.Role == HostRole.Replica).Select(x => x.i)];
+
     /// <summary>The index of the host read-write sessions go to, or -1 when there is none.</summary>
     public int Primary { get; } = primary;
 
@@ -70,10 +73,17 @@ internal static class HostSelector
     {
         var hosts = snapshot.Hosts;
         var n = hosts.Length;
+        var replicas = snapshot.Replicas;
+        if (replicas.Length == 0)
+        {
+            return -1;
+        }
 
-        // A plain increment: two sessions racing may start at the same host, which costs nothing but evenness.
+        // The turns go over the replicas only: over every host, the primary's turn would fall through to the replica after
+        // it, which would get twice the reads. A plain increment: two sessions racing may start at the same host, which
+        // costs nothing but evenness.
         var start = unchecked(++cursor);
-        var i = (int)((uint)start % (uint)n);
+        var i = replicas[(int)((uint)start % (uint)replicas.Length)];
         var now = snapshot.AnyBreakerOpen ? Stopwatch.GetTimestamp() : 0;
         var best = -1;
         var bestScore = long.MaxValue;

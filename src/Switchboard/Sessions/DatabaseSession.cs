@@ -184,12 +184,18 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
             _transaction = await _engine.Dialect.BeginTransactionAsync(connection, _engine.Definition, Options.IsolationLevel,
                 Options.Intent == SessionIntent.ReadOnly, io == IOBehavior.Asynchronous, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is DbException or InvalidOperationException or ArgumentException)
+        catch (Exception e)
         {
+            // Whatever ends BEGIN (a cancellation too), the connection goes back to the pool: nothing else holds it.
             await DatabaseEngine.CloseAsync(connection, io).ConfigureAwait(false);
-            var error = Wrap("BEGIN", e);
+            var error = e is DbException or InvalidOperationException or ArgumentException ? Wrap("BEGIN", e) : e;
             SwitchboardTelemetry.SetError(activity, error);
             activity?.Stop();
+            if (ReferenceEquals(error, e))
+            {
+                throw;
+            }
+
             throw error;
         }
 

@@ -345,6 +345,13 @@ public sealed partial class TenantSet
             throw new CatalogConfigurationException(problems);
         }
 
+        // Opening never creates a tenant's database (CreateAsync does): a mistyped id fails instead of leaving an empty file.
+        var existingOnly = definition.Dialect.OpenExistingOnly(definition);
+        if (!ReferenceEquals(existingOnly, definition.Connection))
+        {
+            definition = definition.WithConnection(existingOnly);
+        }
+
         if (definition.Dialect.MaxDatabaseNameLength is { } max && definition.Connection.Database is { } database
             && Encoding.UTF8.GetByteCount(database) > max)
         {

@@ -149,6 +149,49 @@ public sealed class CatalogConfigurationTests
     }
 
     [Fact]
+    public void A_plain_value_that_is_not_a_url_says_what_an_entry_looks_like()
+    {
+        var error = Assert.Throws<CatalogConfigurationException>(() => SwitchboardCatalog.FromConfiguration(Json("""{ "a": "sqlite://:memory:", "b": 5 }""")));
+        var problem = Assert.Single(error.Problems);
+        Assert.Equal(("b", "(value)"), (problem.Database, problem.Key));
+        Assert.Contains("a URL", problem.Message);
+        Assert.Contains("Url or ConnectionString", problem.Message);
+    }
+
+    [Fact]
+    public void A_driver_option_the_driver_refuses_is_named_with_its_value_and_the_valid_ssl_modes_are_listed()
+    {
+        var error = Assert.Throws<CatalogConfigurationException>(() => SwitchboardCatalog.CreateBuilder()
+            .AddDatabase("pg", "postgresql://app:Hunter2Pass@db1/orders?sslmode=bogus")
+            .AddDatabase("my", "mysql://app:Hunter2Pass@db1/shop?ssl_mode=sometimes")
+            .AddDatabase("pgcs", new DatabaseOptions { Provider = "postgresql", ConnectionString = "Host=db1;Password=Hunter2Pass;SSL Mode=bogus" })
+            .AddDatabase("pool", "postgresql://app:Hunter2Pass@db1/orders?Pooling=maybe")
+            .AddDatabase("mypool", new DatabaseOptions { Provider = "mysql", ConnectionString = "Server=db1;Password=Hunter2Pass;Port=abc" })
+            .Build());
+        string Message(string database) => Assert.Single(error.Problems, p => p.Database == database).Message;
+        Assert.Contains("sslmode 'bogus' is not one of disable, allow, prefer, require, verify-ca, verify-full", Message("pg"));
+        Assert.Contains("ssl_mode 'sometimes' is not one of disable, prefer, require", Message("my"));
+        Assert.Contains("'bogus' is not one of disable", Message("pgcs"));
+        Assert.Contains("option 'Pooling' = 'maybe' was refused", Message("pool"));
+        Assert.Contains("option 'port' = 'abc' was refused", Message("mypool"));
+        Assert.DoesNotContain("Hunter2Pass", error.ToString());
+    }
+
+    [Fact]
+    public void A_bad_name_does_not_hide_the_entry_s_other_problems_nor_does_a_missing_variable_add_a_parse_error()
+    {
+        var error = Assert.Throws<CatalogConfigurationException>(() => SwitchboardCatalog.CreateBuilder()
+            .UseEnvironment(_ => null)
+            .AddDatabase("bad name!", "postgresqlx://app@db1/orders")
+            .AddDatabase("env", "${ORDERS_URL}")
+            .Build());
+        Assert.Contains(error.Problems, p => p.Database == "bad name!" && p.Key == "(name)");
+        Assert.Contains(error.Problems, p => p.Database == "bad name!" && p.Key == "Url" && p.Message.Contains("did you mean 'postgresql'"));
+        var missing = Assert.Single(error.Problems, p => p.Database == "env");
+        Assert.Contains("ORDERS_URL", missing.Message);
+    }
+
+    [Fact]
     public void Url_and_connection_string_together_or_provider_mismatch_are_errors()
     {
         var error = Assert.Throws<CatalogConfigurationException>(() => SwitchboardCatalog.CreateBuilder()

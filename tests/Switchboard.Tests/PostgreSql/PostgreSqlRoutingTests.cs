@@ -364,6 +364,18 @@ public sealed class PostgreSqlRoutingTests(PgReplicaClusterFixture fixture)
         var engine = catalog.GetEngine("orders");
         await engine.RefreshTopologyAsync();
 
+        // Node 1 serves reads first: those successful opens stay in Polly's sampling window (30 s), and must not keep
+        // the circuit closed once the failures start (they did: it opened only when they had aged out).
+        var served = 0;
+        for (var i = 0; i < 40 && served < 4; i++)
+        {
+            await using var read = catalog.OpenSession("orders", SessionIntent.ReadOnly);
+            served += await read.ExecuteScalarAsync<int>("SELECT inet_server_port()") == _cluster.Ports[1] ? 1 : 0;
+        }
+
+        Assert.Equal(4, served);
+        engine.Replicas!.Hosts[1].ClearPool(); // so that the next reads on node 1 need a new login
+
         // Node 1 now refuses new logins for 'app'. The monitor's connection, opened before, keeps working, so only the
         // breaker can tell routing to stay away.
         await _cluster.SetHbaOverrideAsync(1, "host all app 127.0.0.1/32 reject");

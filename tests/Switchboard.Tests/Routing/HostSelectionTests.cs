@@ -59,6 +59,23 @@ public sealed class HostSelectionTests : IDisposable
     }
 
     [Fact]
+    public void Round_robin_gives_every_replica_an_equal_share_whatever_the_primary_s_place()
+    {
+        // The primary first, in the middle, last: each of the two replicas gets exactly half of 60 reads.
+        foreach (var primaryAt in new[] { 0, 2, 3 })
+        {
+            var hosts = Enumerable.Range(0, 4).Select(i => i == primaryAt
+                ? new HostState(HostRole.Primary, true, 0, null, BreakerState.Closed, 0, null, null, null)
+                : Replica()).ToArray();
+            hosts[primaryAt == 0 ? 1 : 0] = hosts[primaryAt == 0 ? 1 : 0] with { Role = HostRole.Unknown, Reachable = false };
+            _set.Publish(new TopologySnapshot(hosts, primaryAt, 1, isChecked: true));
+            var counts = Enumerable.Range(0, 60).Select(_ => _set.ChooseReplica(null)).GroupBy(i => i).ToDictionary(g => g.Key, g => g.Count());
+            Assert.Equal(2, counts.Count);
+            Assert.All(counts.Values, c => Assert.Equal(30, c));
+        }
+    }
+
+    [Fact]
     public void An_open_circuit_is_skipped_until_its_break_ends_and_a_half_open_one_while_it_is_probed()
     {
         var now = Stopwatch.GetTimestamp();

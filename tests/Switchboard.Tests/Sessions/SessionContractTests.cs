@@ -19,6 +19,9 @@ public abstract class SessionContractTests
     /// <summary>A URL with the right host and a wrong password (null where there is no password).</summary>
     protected abstract string? WrongPasswordUrl { get; }
 
+    /// <summary>Whether <see cref="UnreachableUrl"/> may work later: a server that is down may come back; a missing folder will not.</summary>
+    protected virtual bool UnreachableIsTransient => true;
+
     /// <summary>The secret of <see cref="WrongPasswordUrl"/> and of the real URLs, which must never be printed.</summary>
     protected abstract IReadOnlyList<string> Secrets { get; }
 
@@ -298,6 +301,38 @@ public abstract class SessionContractTests
         Assert.Equal(2, catalog.GetEngine("main").GetPoolStatistics().InUse);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_session_cancelled_before_its_first_statement_gives_its_connection_back(bool warmPool)
+    {
+        await using var catalog = await CatalogAsync(o =>
+        {
+            o.Pool.MaxSize = 1;
+            o.Pool.CheckoutTimeout = TimeSpan.FromSeconds(2);
+        });
+        if (warmPool)
+        {
+            await using var warm = catalog.OpenSession("main");
+            await warm.ExecuteAsync("SELECT 1");
+            await warm.CommitAsync();
+        }
+
+        // Cancelled at once: whether the checkout or BEGIN sees it first, the one connection must come back (on
+        // PostgreSQL a cancelled BEGIN kept it, and every later session timed out waiting for the pool).
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+        for (var i = 0; i < 3; i++)
+        {
+            await using var session = catalog.OpenSession("main");
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => session.ExecuteAsync("SELECT 1", cancellationToken: cancelled.Token));
+        }
+
+        Assert.Equal(0, catalog.GetEngine("main").GetPoolStatistics().InUse);
+        await using var next = catalog.OpenSession("main");
+        Assert.Equal(1, await next.ExecuteScalarAsync<int>("SELECT 1"));
+    }
+
     protected static async Task WaitUntil(Func<bool> condition, int timeoutMs = 5000)
     {
         var deadline = Environment.TickCount64 + timeoutMs;
@@ -325,6 +360,7 @@ public abstract class SessionContractTests
         AssertNoSecrets(error.ToString());
         Assert.Equal(0, catalog.GetEngine("ghost").GetPoolStatistics().InUse);
         Assert.Equal(1, catalog.GetEngine("ghost").GetPoolStatistics().ConnectFailures);
+        Assert.Equal(UnreachableIsTransient, error.IsTransient);
     }
 
     [Fact]
@@ -340,6 +376,7 @@ public abstract class SessionContractTests
         Assert.DoesNotContain("wrong-Pa55", catalog.GetDefinition("locked").ToString());
         var error = await Assert.ThrowsAsync<DatabaseConnectionException>(async () => await catalog.GetEngine("locked").PingAsync());
         Assert.Contains("'locked'", error.Message);
+        Assert.False(error.IsTransient); // retrying a refused password cannot help
         AssertNoSecrets(error.ToString());
         Assert.DoesNotContain("wrong-Pa55", error.ToString());
         var check = Assert.Single(await catalog.CheckAsync());

@@ -12,6 +12,8 @@ public sealed class SqliteSessionTests : SessionContractTests, IDisposable
     // mode=rw does not create the file, and the folder does not exist.
     protected override string UnreachableUrl => "sqlite:////nonexistent-folder/missing.db?mode=rw";
 
+    protected override bool UnreachableIsTransient => false; // a file that is not there stays missing
+
     protected override string? WrongPasswordUrl => null;
 
     protected override IReadOnlyList<string> Secrets => [];

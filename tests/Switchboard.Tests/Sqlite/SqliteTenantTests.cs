@@ -27,8 +27,9 @@ public sealed class SqliteTenantTests : IDisposable
         return path;
     }
 
-    private SwitchboardCatalog Catalog(Action<TenantSetOptions>? configure = null) => SwitchboardCatalog.CreateBuilder()
-        .AddTenants("customers", $"sqlite:///{_folder}/tenants/{{tenant}}.db", configure)
+    // mode=rwc: most tests here use tenants as scratch files, created on first use (without it, opening a missing one fails).
+    private SwitchboardCatalog Catalog(Action<TenantSetOptions>? configure = null, bool createOnOpen = true) => SwitchboardCatalog.CreateBuilder()
+        .AddTenants("customers", $"sqlite:///{_folder}/tenants/{{tenant}}.db" + (createOnOpen ? "?mode=rwc" : ""), configure)
         .Build();
 
     /// <summary>How many files of this folder the process has open, as the operating system counts them.</summary>
@@ -52,7 +53,7 @@ public sealed class SqliteTenantTests : IDisposable
         {
             o.Template = Template();
             o.Schema = "CREATE TABLE extra (x INTEGER); INSERT INTO extra VALUES (42)";
-        });
+        }, createOnOpen: false);
         var set = catalog.Tenants("customers");
         Assert.False(await set.ExistsAsync("acme"));
         await set.CreateAsync("acme");
@@ -75,6 +76,33 @@ public sealed class SqliteTenantTests : IDisposable
         Assert.True(await set.DropAsync("acme"));
         Assert.False(await set.DropAsync("acme"));
         Assert.Empty(Directory.GetFiles(Path.Combine(_folder, "tenants"), "acme.db*"));
+        Assert.Equal(0, OpenFiles(_folder));
+    }
+
+    [Fact]
+    public async Task Opening_a_tenant_that_was_never_created_fails_and_leaves_no_file()
+    {
+        await using var catalog = Catalog(createOnOpen: false);
+        var set = catalog.Tenants("customers");
+        await using (var session = set.ForTenant("nosuch").OpenSession())
+        {
+            var error = await Assert.ThrowsAsync<DatabaseConnectionException>(() => session.ExecuteAsync("SELECT 1"));
+            Assert.Equal("customers/nosuch", error.DatabaseName);
+            Assert.Contains("nosuch.db does not exist", error.Message);
+            Assert.Contains("CreateAsync", error.Message);
+        }
+
+        Assert.False(File.Exists(Path.Combine(_folder, "tenants", "nosuch.db")));
+        Assert.False(await set.ExistsAsync("nosuch"));
+
+        // Once created, the same id opens; dropping it still closes its pooled files.
+        await set.CreateAsync("nosuch");
+        await using (var session = await set.ForTenant("nosuch").OpenSessionAsync())
+        {
+            Assert.Equal(1, await session.ExecuteScalarAsync<int>("SELECT 1"));
+        }
+
+        Assert.True(await set.DropAsync("nosuch"));
         Assert.Equal(0, OpenFiles(_folder));
     }
 
