@@ -86,6 +86,9 @@ public abstract partial class Dialect
     /// </summary>
     public virtual DatabaseErrorKind Classify(Exception exception)
     {
+        // A timeout anywhere in the chain first: drivers that time commands out on the socket (MySql.Data) wrap the timed-out
+        // read in an IOException, which alone would read as a lost connection.
+        var kind = DatabaseErrorKind.Other;
         for (var e = exception; e is not null; e = e.InnerException)
         {
             switch (e)
@@ -94,11 +97,12 @@ public abstract partial class Dialect
                 case System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.TimedOut }:
                     return DatabaseErrorKind.Timeout;
                 case EndOfStreamException or IOException or System.Net.Sockets.SocketException:
-                    return DatabaseErrorKind.ConnectionLost;
+                    kind = DatabaseErrorKind.ConnectionLost;
+                    break;
             }
         }
 
-        return DatabaseErrorKind.Other;
+        return kind;
     }
 
     /// <summary>

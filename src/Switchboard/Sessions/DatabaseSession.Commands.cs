@@ -77,6 +77,13 @@ public sealed partial class DatabaseSession
         {
             return await body(connection, Command(sql, parameters, cancellationToken)).ConfigureAwait(false);
         }
+        catch (Exception e) when (cancellationToken.IsCancellationRequested && e is not OperationCanceledException)
+        {
+            // Cancelled: whatever the driver threw for it (MySql.Data 8.0 can throw a NullReferenceException, or
+            // "query execution was interrupted"), the caller hears a cancellation, as Npgsql reports it.
+            _statementFailed = true;
+            throw new OperationCanceledException($"A statement on database '{DatabaseName}' was cancelled.", e, cancellationToken);
+        }
         catch (Exception e) when (e is DbException or TimeoutException)
         {
             _statementFailed = true;

@@ -406,8 +406,9 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
     {
         var kind = _engine.Dialect.Classify(e);
         _route?.OnFailure(_engine, kind);
-        var op = operation == "COMMIT" && kind == DatabaseErrorKind.ConnectionLost
-            ? "COMMIT (outcome unknown: the connection was lost while committing)"
+        var op = operation != "COMMIT" ? operation
+            : kind == DatabaseErrorKind.ConnectionLost ? "COMMIT (outcome unknown: the connection was lost while committing)"
+            : kind == DatabaseErrorKind.Timeout ? "COMMIT (outcome unknown: no answer within the command timeout)"
             : operation;
         return new DatabaseCommandException(DatabaseName, op, kind, e, _engine.Definition.Secrets, RoutedTarget);
     }

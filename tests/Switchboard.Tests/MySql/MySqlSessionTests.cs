@@ -55,6 +55,30 @@ public sealed class MySqlSessionTests(DatabaseServers servers) : SessionContract
     }
 
     [Fact]
+    public async Task A_command_timeout_is_reported_as_a_timeout_and_a_cancellation_as_a_cancellation()
+    {
+        await using var catalog = await CatalogAsync(o => o.CommandTimeout = TimeSpan.FromSeconds(1));
+        await using (var session = catalog.OpenSession("main"))
+        {
+            // MySql.Data times the command out on the socket and wraps the timed-out read as an I/O error.
+            var error = await Assert.ThrowsAsync<DatabaseCommandException>(() => session.ExecuteScalarAsync<long>("SELECT SLEEP(3)"));
+            Assert.Equal(DatabaseErrorKind.Timeout, error.Kind);
+            Assert.Contains("'main'", error.Message);
+        }
+
+        await using (var session = catalog.OpenSession("main"))
+        {
+            using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+            var error = await Assert.ThrowsAnyAsync<OperationCanceledException>(
+                () => session.ExecuteScalarAsync<long>("SELECT SLEEP(0.9)", cancellationToken: cancel.Token));
+            Assert.Contains("'main'", error.Message);
+        }
+
+        await using var after = catalog.OpenSession("main");
+        Assert.Equal(1, await after.ExecuteScalarAsync<long>("SELECT 1"));
+    }
+
+    [Fact]
     public async Task A_provider_and_connection_string_with_an_environment_password_work()
     {
         var database = await servers.CreateMyDatabaseAsync("explicit");
