@@ -7,7 +7,7 @@ namespace Switchboard.Cli.Commands;
 
 /// <summary>
 /// <c>switchboard tenants list|create|drop|exists</c>: the tenant sets of the "Tenants" section, and their tenants'
-/// databases (created from the set's Template and Schema; SQLite and PostgreSQL).
+/// databases (created from the set's Template and Schema; SQLite, PostgreSQL, MySQL/MariaDB).
 /// </summary>
 internal static class TenantsCommand
 {

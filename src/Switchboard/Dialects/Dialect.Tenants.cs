@@ -8,6 +8,9 @@ public abstract partial class Dialect
     /// <summary>Whether <see cref="CreateDatabaseAsync"/>, <see cref="DropDatabaseAsync"/> and <see cref="DatabaseExistsAsync"/> work.</summary>
     public virtual bool SupportsDatabaseCreation => false;
 
+    /// <summary>Whether <see cref="CreateDatabaseAsync"/> can copy a template database (<see cref="DatabaseCreation.Template"/>).</summary>
+    public virtual bool SupportsDatabaseTemplates => SupportsDatabaseCreation;
+
     /// <summary>
     /// The longest database name (in UTF-8 bytes) the server keeps whole, or null for no limit. PostgreSQL silently
     /// truncates longer names, which would let two tenants share one database: tenant sets refuse such ids.

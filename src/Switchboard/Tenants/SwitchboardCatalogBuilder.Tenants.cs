@@ -148,9 +148,21 @@ public sealed partial class SwitchboardCatalogBuilder
             if (hasUrl && problems.Count == before)
             {
                 var sample = new List<ConfigurationProblem>();
-                Validate(name + "/sample", settings.DatabaseOptionsFor(settings.UrlTemplate!.Replace(TenantSetSettings.Placeholder, "sample",
+                var definition = Validate(name + "/sample", settings.DatabaseOptionsFor(settings.UrlTemplate!.Replace(TenantSetSettings.Placeholder, "sample",
                     StringComparison.Ordinal)), sample);
                 problems.AddRange(sample.Select(p => p with { Database = path }));
+                if (definition?.Dialect is { } dialect)
+                {
+                    // Options that could only fail later, at the first CreateAsync.
+                    if (!dialect.SupportsDatabaseCreation && (options.Template is not null || options.Schema is not null))
+                    {
+                        Problem(options.Template is not null ? "Template" : "Schema", $"the {dialect.Name} dialect cannot create databases, so CreateAsync cannot use it");
+                    }
+                    else if (!dialect.SupportsDatabaseTemplates && options.Template is not null)
+                    {
+                        Problem("Template", $"{dialect.Name} has no template databases: put the tables in Schema instead");
+                    }
+                }
             }
 
             if (problems.Count == before)

@@ -115,11 +115,31 @@ public sealed partial class TenantSet
             d => d.Dialect.CreateDatabaseAsync(d, Creation, true, cancellationToken)).ConfigureAwait(false);
         if (_settings.Schema is { } schema)
         {
-            var session = await OpenSessionAsync(tenantId, null, IOBehavior.Asynchronous, cancellationToken).ConfigureAwait(false);
-            await using (session.ConfigureAwait(false))
+            try
             {
-                await session.ExecuteAsync(schema, null, cancellationToken).ConfigureAwait(false);
-                await session.CommitAsync(cancellationToken).ConfigureAwait(false);
+                var session = await OpenSessionAsync(tenantId, null, IOBehavior.Asynchronous, cancellationToken).ConfigureAwait(false);
+                await using (session.ConfigureAwait(false))
+                {
+                    await session.ExecuteAsync(schema, null, cancellationToken).ConfigureAwait(false);
+                    await session.CommitAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (Exception e)
+            {
+                // A half-made tenant would exist without its tables, and CreateAsync could not be run again: drop it.
+                try
+                {
+                    await DropAsync(tenantId, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception dropError)
+                {
+                    LogHalfCreated(_logger, Name, tenantId, dropError.GetType().Name);
+                    throw new InvalidOperationException(
+                        $"Tenant '{tenantId}' of tenant set '{Name}': its database was created, its Schema failed ({e.Message}), and dropping it again failed too " +
+                        $"({dropError.Message}): drop it by hand (switchboard tenants drop {Name} {tenantId}) before creating it again.", e);
+                }
+
+                throw;
             }
         }
 
@@ -541,6 +561,9 @@ public sealed partial class TenantSet
 
     [LoggerMessage(EventId = 6005, Level = LogLevel.Information, Message = "Tenant set {Set}: dropped the database of tenant {Tenant}")]
     private static partial void LogDropped(ILogger logger, string set, string tenant);
+
+    [LoggerMessage(EventId = 6006, Level = LogLevel.Error, Message = "Tenant set {Set}: the Schema of new tenant {Tenant} failed, and dropping its database again failed ({ErrorType}); drop it by hand")]
+    private static partial void LogHalfCreated(ILogger logger, string set, string tenant, string errorType);
 
     private sealed class Entry(string tenantId, DatabaseEngine engine, ConnectionLimiter.Account account)
     {
