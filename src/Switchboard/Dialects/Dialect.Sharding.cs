@@ -26,4 +26,10 @@ public abstract partial class Dialect
     /// Default: nothing (the driver honours the token itself).
     /// </summary>
     public virtual IDisposable? InterruptOnCancel(DbConnection connection, CancellationToken cancellationToken) => null;
+
+    /// <summary>
+    /// Whether the driver stops a running statement at its command timeout and when its token is cancelled. When not
+    /// (SQLite), sessions interrupt it themselves through <see cref="InterruptOnCancel"/>.
+    /// </summary>
+    public virtual bool StopsRunningStatements => true;
 }

@@ -49,17 +49,24 @@ public sealed partial class DatabaseSession
     public Task<T?> ExecuteScalarAsync<T>(string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
         RunAsync(static (c, d) => c.ExecuteScalarAsync<T?>(d), sql, parameters, cancellationToken);
 
+    private TimeSpan CommandTimeout => Options.CommandTimeout ?? _engine.Definition.CommandTimeout;
+
     private CommandDefinition Command(string sql, object? parameters, CancellationToken cancellationToken) =>
-        new(sql, parameters, _transaction, Math.Max(1, (int)(Options.CommandTimeout ?? _engine.Definition.CommandTimeout).TotalSeconds),
-            cancellationToken: cancellationToken);
+        new(sql, parameters, _transaction, Math.Max(1, (int)CommandTimeout.TotalSeconds), cancellationToken: cancellationToken);
 
     private TResult Run<TResult>(Func<DbConnection, CommandDefinition, TResult> body, string sql, object? parameters)
     {
         ArgumentNullException.ThrowIfNull(sql);
         var connection = Connection;
+        using var guard = StatementGuard.Start(_engine.Dialect, connection, CommandTimeout, CancellationToken.None);
         try
         {
             return body(connection, Command(sql, parameters, CancellationToken.None));
+        }
+        catch (Exception e) when (guard?.TimedOut == true)
+        {
+            _statementFailed = true;
+            throw Wrap("Statement", TimedOut(e));
         }
         catch (Exception e) when (e is DbException or TimeoutException)
         {
@@ -73,9 +80,15 @@ public sealed partial class DatabaseSession
     {
         ArgumentNullException.ThrowIfNull(sql);
         var connection = await GetConnectionAsync(cancellationToken).ConfigureAwait(false);
+        using var guard = StatementGuard.Start(_engine.Dialect, connection, CommandTimeout, cancellationToken);
         try
         {
             return await body(connection, Command(sql, parameters, cancellationToken)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (guard?.TimedOut == true && !cancellationToken.IsCancellationRequested)
+        {
+            _statementFailed = true;
+            throw Wrap("Statement", TimedOut(e));
         }
         catch (Exception e) when (cancellationToken.IsCancellationRequested && e is not OperationCanceledException)
         {
@@ -90,4 +103,8 @@ public sealed partial class DatabaseSession
             throw Wrap("Statement", e);
         }
     }
+
+    /// <summary>A statement the session interrupted at its command timeout: a timeout, with the driver's error inside.</summary>
+    private TimeoutException TimedOut(Exception interrupted) =>
+        new($"The statement ran longer than the command timeout ({CommandTimeout.TotalSeconds:0.###} s) and was interrupted.", interrupted);
 }

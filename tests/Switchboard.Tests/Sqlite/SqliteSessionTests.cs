@@ -23,6 +23,37 @@ public sealed class SqliteSessionTests : SessionContractTests, IDisposable
 
     protected override string ExpectedReadCommitted => "serializable";
 
+    // About a minute of work if nothing stops it.
+    private const string LongQuery = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000000) SELECT COUNT(*) FROM c";
+
+    [Fact]
+    public async Task A_long_statement_is_stopped_at_its_command_timeout_and_by_its_token()
+    {
+        // Microsoft.Data.Sqlite's own command timeout only bounds waiting for a lock, and it checks the token only
+        // between steps: the session interrupts the statement itself.
+        await using var catalog = await CatalogAsync(o => o.CommandTimeout = TimeSpan.FromSeconds(1));
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        await using (var session = catalog.OpenSession("main"))
+        {
+            var error = Assert.Throws<DatabaseCommandException>(() => session.ExecuteScalar<long>(LongQuery));
+            Assert.Equal(DatabaseErrorKind.Timeout, error.Kind);
+            Assert.Contains("command timeout", error.Message);
+        }
+
+        Assert.InRange(started.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(15));
+
+        started.Restart();
+        await using (var session = catalog.OpenSession("main", new SessionOptions { CommandTimeout = TimeSpan.FromMinutes(5) }))
+        {
+            using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => session.ExecuteScalarAsync<long>(LongQuery, cancellationToken: cancel.Token));
+            Assert.InRange(started.Elapsed, TimeSpan.FromSeconds(0.2), TimeSpan.FromSeconds(15));
+
+            // The interrupt is gone with the statement: the next one on the same session runs.
+            Assert.Equal(3, await session.ExecuteScalarAsync<long>("SELECT 1 + 2"));
+        }
+    }
+
     [Fact]
     public async Task A_new_file_database_is_created_in_WAL_mode_with_its_folder()
     {

@@ -1,0 +1,38 @@
+using System.Data.Common;
+using Switchboard.Dialects;
+
+namespace Switchboard;
+
+/// <summary>
+/// The command timeout and the caller's cancellation for one statement, on a driver that does not stop a running
+/// statement itself (<see cref="Dialect.StopsRunningStatements"/> false: SQLite checks neither between its steps). Both
+/// interrupt the statement through <see cref="Dialect.InterruptOnCancel"/>. Dispose before the connection is used again.
+/// </summary>
+internal sealed class StatementGuard : IDisposable
+{
+    private readonly CancellationTokenSource _deadline;
+    private readonly IDisposable? _onDeadline;
+    private readonly IDisposable? _onCancel;
+
+    private StatementGuard(Dialect dialect, DbConnection connection, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        _deadline = new CancellationTokenSource(timeout);
+        _onDeadline = dialect.InterruptOnCancel(connection, _deadline.Token);
+        _onCancel = dialect.InterruptOnCancel(connection, cancellationToken);
+    }
+
+    /// <summary>A guard for drivers that need one, else null (they honour their command timeout and token themselves).</summary>
+    public static StatementGuard? Start(Dialect dialect, DbConnection connection, TimeSpan timeout, CancellationToken cancellationToken) =>
+        dialect.StopsRunningStatements ? null : new StatementGuard(dialect, connection, timeout, cancellationToken);
+
+    /// <summary>Whether the statement ran past its command timeout (and was interrupted for it).</summary>
+    public bool TimedOut => _deadline.IsCancellationRequested;
+
+    public void Dispose()
+    {
+        // The registrations first, so that no interrupt can reach a later statement on this connection.
+        _onCancel?.Dispose();
+        _onDeadline?.Dispose();
+        _deadline.Dispose();
+    }
+}
