@@ -18,7 +18,8 @@ public sealed partial class PostgreSqlDialect
                CASE WHEN NOT pg_is_in_recovery() THEN NULL
                     WHEN pg_is_wal_replay_paused() THEN 'replay paused'
                     WHEN NOT EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming') THEN 'not streaming from a primary'
-               END
+               END,
+               CASE WHEN NOT pg_is_in_recovery() THEN substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) END
         """;
 
     // After a commit: with synchronous_commit on (local, remote_*), the commit record has been flushed, so the flush
@@ -110,7 +111,11 @@ public sealed partial class PostgreSqlDialect
             var inRecovery = reader.GetBoolean(0);
             var position = reader.IsDBNull(1) ? null : PgLsn.Parse(reader.GetString(1));
             var note = reader.IsDBNull(2) ? null : reader.GetString(2);
-            return new ReplicationProbe(!inRecovery, position, note);
+
+            // A primary's timeline (the first eight hex digits of its current WAL file name) grows with every promotion: of
+            // two servers that both say they are primary, the one on the higher timeline was promoted last.
+            long? timeline = reader.IsDBNull(3) ? null : long.Parse(reader.GetString(3), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+            return new ReplicationProbe(!inRecovery, position, note) { Term = timeline };
         }
     }
 

@@ -69,7 +69,14 @@ public sealed record ReplicaEntry(DatabaseUrl? Url, string? ConnectionString);
 /// <param name="IsPrimary">Whether the server accepts writes (PostgreSQL: not in recovery; MariaDB: not read-only and not replicating).</param>
 /// <param name="Position">How far the primary has written, or the replica has replayed; null when the server does not say.</param>
 /// <param name="Note">A short remark for operators, such as "replay paused" (null when there is nothing to say).</param>
-public sealed record ReplicationProbe(bool IsPrimary, ReplicationPosition? Position, string? Note = null);
+public sealed record ReplicationProbe(bool IsPrimary, ReplicationPosition? Position, string? Note = null)
+{
+    /// <summary>
+    /// For a primary: a number that grows with every promotion (PostgreSQL's timeline), or null where the dialect has
+    /// none. When several hosts report themselves primary (a split brain), the one with the highest is the current one.
+    /// </summary>
+    public long? Term { get; init; }
+}
 
 /// <summary>
 /// A point in a database's replication log: a PostgreSQL LSN, a MariaDB GTID position. Dialects subclass it; routing only

@@ -247,7 +247,11 @@ internal sealed partial class ReplicaSet : IDisposable, IAsyncDisposable
         string? reason = null;
         if (index < 0)
         {
-            reason = "no reachable host reports itself as primary";
+            var primaries = Hosts.Where((_, i) => snapshot.Hosts[i].Reachable && snapshot.Hosts[i].Role == HostRole.Primary).Select(h => h.Target).ToList();
+            reason = primaries.Count > 1
+                ? $"several hosts report themselves primary ({string.Join(", ", primaries)}) and nothing tells which is current: writes are refused "
+                    + "until only one does (a split brain: stop or fence the stale one)"
+                : "no reachable host reports itself as primary";
         }
         else if (!HostSelector.BreakerAllows(snapshot.Hosts[index], Stopwatch.GetTimestamp()))
         {
@@ -413,15 +417,16 @@ internal sealed partial class ReplicaSet : IDisposable, IAsyncDisposable
                     {
                         Role = probe.IsPrimary ? HostRole.Primary : HostRole.Replica,
                         Reachable = true,
+                        Term = probe.IsPrimary ? probe.Term : null,
                         Position = probe.Position ?? old.Position,
                         LastChecked = r.At,
                         Latency = r.Latency,
                         Error = probe.Note,
                     }
-                    : old with { Role = HostRole.Unknown, Reachable = false, LagTicks = -1, LastChecked = r.At, Latency = r.Latency, Error = r.Error };
+                    : old with { Role = HostRole.Unknown, Reachable = false, Term = null, LagTicks = -1, LastChecked = r.At, Latency = r.Latency, Error = r.Error };
             }
 
-            var primary = ChoosePrimary(previous.Primary, states);
+            var primary = ChoosePrimary(previous.IsChecked ? previous.Primary : -1, states); // the configured guess is no current primary
             if (primary >= 0 && states[primary].Position is { } written && results[primary].Probe is not null)
             {
                 _history.Record(results[primary].Timestamp, written);
@@ -507,19 +512,37 @@ internal sealed partial class ReplicaSet : IDisposable, IAsyncDisposable
         if (next.Hosts.Count(h => h.Role == HostRole.Primary) > 1 && _logger.IsEnabled(LogLevel.Warning))
         {
             LogSeveralPrimaries(_logger, Name, string.Join(", ", Hosts.Where((_, i) => next.Hosts[i].Role == HostRole.Primary).Select(h => h.Target)),
-                next.Primary >= 0 ? Hosts[next.Primary].Target : "none");
+                next.Primary >= 0 ? Hosts[next.Primary].Target : "none of them (refused until only one does)");
         }
     }
 
-    /// <summary>The current primary stays while it still reports itself primary (two primaries happen for a moment during a switchover); otherwise the first in configuration order.</summary>
-    private static int ChoosePrimary(int current, HostState[] states)
+    /// <summary>
+    /// The current primary stays while it still reports itself primary (two primaries happen for a moment during a
+    /// switchover). Otherwise the only host that reports itself primary; of several, the one with the highest term (the
+    /// last promoted: a restarted old primary that was not fenced is still on its old timeline); and when nothing tells
+    /// them apart, none: writes are refused rather than sent to a host that may be the stale one.
+    /// </summary>
+    internal static int ChoosePrimary(int current, HostState[] states)
     {
         if (current >= 0 && states[current].Reachable && states[current].Role == HostRole.Primary)
         {
             return current;
         }
 
-        return Array.FindIndex(states, s => s.Reachable && s.Role == HostRole.Primary);
+        var primaries = Enumerable.Range(0, states.Length).Where(i => states[i].Reachable && states[i].Role == HostRole.Primary).ToList();
+        if (primaries.Count <= 1)
+        {
+            return primaries.Count == 1 ? primaries[0] : -1;
+        }
+
+        if (primaries.Any(i => states[i].Term is null))
+        {
+            return -1;
+        }
+
+        var highest = primaries.Max(i => states[i].Term!.Value);
+        var top = primaries.Where(i => states[i].Term == highest).ToList();
+        return top.Count == 1 ? top[0] : -1;
     }
 
     private ResiliencePipeline CreateBreaker(int index) => new ResiliencePipelineBuilder()

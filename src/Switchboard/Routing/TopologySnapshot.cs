@@ -56,6 +56,9 @@ internal sealed record HostState(
     TimeSpan? Latency,
     string? Error)
 {
+    /// <summary>A primary's promotion count as its server reports it (<see cref="ReplicationProbe.Term"/>), or null.</summary>
+    public long? Term { get; init; }
+
     /// <summary>Before the first check: the configured guess, trusted only until the servers answer.</summary>
     public static HostState Initial(HostRole role) => new(role, true, -1, null, BreakerState.Closed, 0, null, null, null);
 }

@@ -142,6 +142,36 @@ public sealed class PostgreSqlFailoverTests
     }
 
     [Fact]
+    public async Task In_a_split_brain_a_new_process_writes_to_the_last_promoted_primary_and_check_fails()
+    {
+        // Node 1 is promoted while node 0, listed first, keeps running as a primary: a split brain, as after an old
+        // primary comes back unfenced. Node 0 stays on timeline 1; node 1 is on timeline 2.
+        await using var cluster = await PgReplicaCluster.StartAsync(standbys: 1);
+        var database = await cluster.CreateDatabaseAsync("split");
+        await cluster.ExecuteAsync(0, "CREATE TABLE items (id int PRIMARY KEY)", database);
+        await cluster.WaitForReplayAsync();
+        await cluster.PromoteAsync(1);
+        await Wait.UntilAsync(async () => !await cluster.ScalarAsync<bool>(1, "SELECT pg_is_in_recovery()"), Patience, "node 1 is promoted");
+
+        await using var catalog = SwitchboardCatalog.CreateBuilder()
+            .AddDatabase("orders", cluster.Url(0, database), o => o.Replicas = [cluster.Host(1)])
+            .Build();
+        await using (var session = catalog.OpenSession("orders"))
+        {
+            Assert.Equal(cluster.Ports[1], await session.ExecuteScalarAsync<int>("SELECT inet_server_port()"));
+            await session.ExecuteAsync("INSERT INTO items VALUES (1)");
+            await session.CommitAsync();
+        }
+
+        Assert.Equal(0, await cluster.ScalarAsync<long>(0, "SELECT count(*) FROM items", database));
+        var check = Assert.Single(await catalog.CheckAsync());
+        Assert.False(check.Ok);
+        Assert.Contains("several hosts report themselves primary", check.Error);
+        Assert.Contains(cluster.Target(1, database), check.Error);
+        Assert.All(check.Hosts!, h => Assert.Equal(HostRole.Primary, h.Role));
+    }
+
+    [Fact]
     public async Task A_primary_that_restarts_gets_writes_again_from_a_purged_pool_without_an_application_restart()
     {
         await using var cluster = await PgReplicaCluster.StartAsync(standbys: 1);

@@ -76,6 +76,24 @@ public sealed class HostSelectionTests : IDisposable
     }
 
     [Fact]
+    public void Of_several_hosts_that_say_they_are_primary_the_last_promoted_is_chosen_and_a_tie_refuses_writes()
+    {
+        static HostState Primary(long? term) => new(HostRole.Primary, true, 0, null, BreakerState.Closed, 0, null, null, null) { Term = term };
+
+        // A fresh process (no current primary): the old primary, restarted on its old timeline, is listed first.
+        Assert.Equal(1, ReplicaSet.ChoosePrimary(-1, [Primary(1), Primary(2), Replica()]));
+        Assert.Equal(0, ReplicaSet.ChoosePrimary(-1, [Primary(3), Primary(2), Replica()]));
+        Assert.Equal(-1, ReplicaSet.ChoosePrimary(-1, [Primary(2), Primary(2), Replica()]));   // nothing tells them apart
+        Assert.Equal(-1, ReplicaSet.ChoosePrimary(-1, [Primary(null), Primary(null)]));        // MariaDB: no term
+        Assert.Equal(1, ReplicaSet.ChoosePrimary(-1, [Primary(5) with { Reachable = false }, Primary(null)]));
+        Assert.Equal(1, ReplicaSet.ChoosePrimary(-1, [Replica(), Primary(null)]));
+
+        // A running process keeps the primary it writes to while that still says it is primary (a switchover's moment).
+        Assert.Equal(0, ReplicaSet.ChoosePrimary(0, [Primary(1), Primary(2)]));
+        Assert.Equal(1, ReplicaSet.ChoosePrimary(0, [Replica(), Primary(2)]));
+    }
+
+    [Fact]
     public void An_open_circuit_is_skipped_until_its_break_ends_and_a_half_open_one_while_it_is_probed()
     {
         var now = Stopwatch.GetTimestamp();
