@@ -230,6 +230,13 @@ internal static class MySqlReflection
         }
     }
 
+    /// <summary>EXTRA says <c>on update current_timestamp()</c> (MariaDB) or <c>DEFAULT_GENERATED on update CURRENT_TIMESTAMP</c> (MySQL 8).</summary>
+    private static string? OnUpdate(string extra)
+    {
+        var at = extra.IndexOf("on update ", StringComparison.OrdinalIgnoreCase);
+        return at < 0 ? null : extra[(at + "on update ".Length)..].Trim();
+    }
+
     private static ColumnInfo ReadColumn(ReflectionRow row)
     {
         var dataType = row.GetString("data_type").ToLowerInvariant();
@@ -255,6 +262,7 @@ internal static class MySqlReflection
             // MariaDB writes an explicit or implied DEFAULT NULL as the text NULL; a generated column has none.
             Default = generated is null && !string.Equals(@default, "NULL", StringComparison.OrdinalIgnoreCase) ? @default : null,
             AutoIncrement = extra.Contains("auto_increment", StringComparison.OrdinalIgnoreCase),
+            OnUpdate = OnUpdate(extra),
             Generated = generated,
             Collation = row.GetStringOrNull("collation"),
             Comment = Empty(row.GetStringOrNull("comment")),

@@ -199,6 +199,11 @@ internal static class SchemaTree
             tags.Add($"[grey]default {Markup.Escape(value)}[/]");
         }
 
+        if (column.OnUpdate is { } onUpdate)
+        {
+            tags.Add($"[grey]on update {Markup.Escape(onUpdate)}[/]");
+        }
+
         if (column.Collation is { } collation)
         {
             tags.Add($"[grey]collate {Markup.Escape(collation)}[/]");

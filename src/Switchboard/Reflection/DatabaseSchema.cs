@@ -141,6 +141,9 @@ public sealed record ColumnInfo
     /// <summary>The default expression as the database stores it (<c>'new'::text</c>, <c>'new'</c>, <c>CURRENT_TIMESTAMP</c>), or null.</summary>
     public string? Default { get; init; }
 
+    /// <summary>What the database writes into the column on every update of its row (MySQL/MariaDB <c>ON UPDATE CURRENT_TIMESTAMP</c>), or null.</summary>
+    public string? OnUpdate { get; init; }
+
     /// <summary>
     /// Whether the database fills the column when an insert leaves it out: MySQL AUTO_INCREMENT, a PostgreSQL serial
     /// (a <c>nextval(…)</c> default), a SQLite <c>INTEGER PRIMARY KEY</c> (rowid alias, with or without AUTOINCREMENT).

@@ -125,6 +125,39 @@ public sealed class MySqlReflectionTests(DatabaseServers servers) : ReflectionCo
     }
 
     [Fact]
+    public async Task On_update_current_timestamp_is_reflected_shown_and_compared()
+    {
+        var stamped = await servers.CreateMyDatabaseAsync("onupd");
+        var plain = await servers.CreateMyDatabaseAsync("onupd");
+        await using (var admin = new MySqlConnection(servers.MyAdminConnectionString(stamped)))
+        {
+            await admin.OpenAsync();
+            await new MySqlCommand("CREATE TABLE t (id int PRIMARY KEY, changed timestamp NOT NULL DEFAULT current_timestamp() ON UPDATE current_timestamp())", admin).ExecuteNonQueryAsync();
+        }
+
+        await using (var admin = new MySqlConnection(servers.MyAdminConnectionString(plain)))
+        {
+            await admin.OpenAsync();
+            await new MySqlCommand("CREATE TABLE t (id int PRIMARY KEY, changed timestamp NOT NULL DEFAULT current_timestamp())", admin).ExecuteNonQueryAsync();
+        }
+
+        await using var catalog = SwitchboardCatalog.CreateBuilder()
+            .AddDatabase("stamped", servers.MyUrl(stamped))
+            .AddDatabase("plain", servers.MyUrl(plain))
+            .Build();
+        var left = await catalog.GetEngine("stamped").ReflectAsync();
+        var right = await catalog.GetEngine("plain").ReflectAsync();
+        Assert.Equal("current_timestamp()", Column(left, "t", "changed").OnUpdate);
+        Assert.Null(Column(right, "t", "changed").OnUpdate);
+        Assert.Null(Column(left, "t", "id").OnUpdate);
+
+        var difference = Assert.Single(SchemaDiff.Compare(left, right).Differences);
+        Assert.Equal("onUpdate", difference.Property);
+        Assert.Empty(SchemaDiff.Compare(left, left).Differences);
+        Assert.Equal("current_timestamp()", Column(SchemaJson.Deserialize(SchemaJson.Serialize(left)), "t", "changed").OnUpdate);
+    }
+
+    [Fact]
     public async Task Another_database_on_the_server_is_reflected_when_asked_for_by_name()
     {
         await using var catalog = await ShopAsync();

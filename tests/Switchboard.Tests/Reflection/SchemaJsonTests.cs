@@ -58,7 +58,7 @@ public sealed class SchemaJsonTests
         var table = schema.GetProperty("tables")[0];
         Assert.Equal(["name", "comment", "columns", "primaryKey", "foreignKeys", "uniqueConstraints", "checkConstraints", "indexes"], Keys(table));
         var id = table.GetProperty("columns")[0];
-        Assert.Equal(["name", "type", "typeFamily", "length", "precision", "scale", "nullable", "default", "autoIncrement", "identity", "generated", "collation", "comment"], Keys(id));
+        Assert.Equal(["name", "type", "typeFamily", "length", "precision", "scale", "nullable", "default", "onUpdate", "autoIncrement", "identity", "generated", "collation", "comment"], Keys(id));
         Assert.Equal("integer", id.GetProperty("typeFamily").GetString());
         Assert.Equal(JsonValueKind.Null, id.GetProperty("default").ValueKind);
         Assert.Equal(["always", "start", "increment"], Keys(id.GetProperty("identity")));

@@ -184,6 +184,9 @@ internal sealed partial class SchemaComparer
                 NormalizeDefault(left.Default, left.TypeFamily), NormalizeDefault(right.Default, right.TypeFamily));
         }
 
+        Changed(SchemaObjectKind.Column, schema, table, name, "onUpdate", left.OnUpdate, right.OnUpdate,
+            NormalizeDefault(left.OnUpdate, left.TypeFamily), NormalizeDefault(right.OnUpdate, right.TypeFamily));
+
         if (SameDialect)
         {
             Changed(SchemaObjectKind.Column, schema, table, name, "collation", left.Collation, right.Collation);
