@@ -63,6 +63,12 @@ public sealed record FanOutOptions
 
     /// <summary>Overrides each shard database's default command timeout.</summary>
     public TimeSpan? CommandTimeout { get; init; }
+
+    /// <summary>
+    /// The longest one shard may take to connect and answer, or null for no limit beyond its connect and command
+    /// timeouts. A shard past it fails with <see cref="DatabaseErrorKind.Timeout"/> (a failure under the failure policy).
+    /// </summary>
+    public TimeSpan? ShardTimeout { get; init; }
 }
 
 /// <summary>The buffered answer of a fan-out query: every row with its shard, and the shards that failed (partial results only).</summary>

@@ -198,7 +198,25 @@ public sealed class ShardQuery<T> : IAsyncEnumerable<ShardRow<T>>
     /// <summary>Reads one shard in a read-only transaction and hands each row to <paramref name="write"/>.</summary>
     private async Task ProduceAsync(Shard shard, Func<T, ValueTask> write, CancellationToken token)
     {
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(token);
+        // A shard that accepts connections and never answers would otherwise hold the whole fan-out for its connect and
+        // command timeouts: ShardTimeout bounds one shard's connect and query together.
+        using var deadline = _options.ShardTimeout is { } limit ? new CancellationTokenSource(limit) : null;
+        try
+        {
+            await ProduceCoreAsync(shard, write, token, deadline?.Token ?? CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (deadline?.IsCancellationRequested == true && !token.IsCancellationRequested)
+        {
+            var definition = shard.Engine.Definition;
+            throw new DatabaseCommandException(shard.DatabaseName, "Fan-out query", DatabaseErrorKind.Timeout,
+                new TimeoutException($"The shard gave no answer within the fan-out's ShardTimeout ({_options.ShardTimeout!.Value.TotalSeconds:0.###} s).", e),
+                definition.Secrets, definition.Target);
+        }
+    }
+
+    private async Task ProduceCoreAsync(Shard shard, Func<T, ValueTask> write, CancellationToken token, CancellationToken deadline)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(token, deadline);
         var options = _options.CommandTimeout is { } timeout ? SessionOptions.ReadOnly with { CommandTimeout = timeout } : SessionOptions.ReadOnly;
         var session = shard.OpenSession(options);
         await using (session.ConfigureAwait(false))

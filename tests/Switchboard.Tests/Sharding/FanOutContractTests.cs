@@ -216,6 +216,26 @@ public abstract class FanOutContractTests
         await AfterCancellationAsync(f);
     }
 
+    [Fact]
+    public async Task A_shard_past_its_shard_timeout_fails_as_a_timeout_without_holding_the_query()
+    {
+        var f = await FixtureAsync();
+        var options = new FanOutOptions { ShardTimeout = TimeSpan.FromMilliseconds(500), FailurePolicy = ShardFailurePolicy.ReturnPartialResults };
+        var started = Stopwatch.StartNew();
+        var result = await f.Map.Query<long>(LongRunningSql, options: options).ToResultAsync();
+        Assert.InRange(started.Elapsed, TimeSpan.FromMilliseconds(400), TimeSpan.FromSeconds(8)); // 30+ s without the limit
+        Assert.Empty(result.Rows);
+        Assert.Equal(f.Map.Shards.Count, result.Failures.Count);
+        Assert.All(result.Failures, failure =>
+        {
+            var error = Assert.IsType<DatabaseCommandException>(failure.Error);
+            Assert.Equal(DatabaseErrorKind.Timeout, error.Kind);
+            Assert.Contains("ShardTimeout", error.Message);
+        });
+        Assert.All(f.Map.Shards, s => Assert.Equal(0, s.Engine.GetPoolStatistics().InUse));
+        await AfterCancellationAsync(f);
+    }
+
     /// <summary>Checks on the server side that nothing still runs.</summary>
     protected virtual Task AfterCancellationAsync(FanOutFixture fixture) => Task.CompletedTask;
 
