@@ -14,12 +14,43 @@ internal enum ResultFormat
 
 internal static class ResultWriter
 {
+    /// <summary>
+    /// Every result of a statement (several when the text holds several statements). JSON: one result as an array of
+    /// rows (or <c>{"rowsAffected": n}</c> for a statement without rows), several as an array of those; CSV: one block
+    /// per result, separated by a blank line.
+    /// </summary>
+    public static async Task WriteAsync(CliContext context, ResultFormat format, IReadOnlyList<StatementResult> results)
+    {
+        if (format == ResultFormat.Json && results.Count != 1)
+        {
+            await context.Out.WriteLineAsync(JsonSerializer.Serialize(results.Select(JsonOf), CliJson.Options)).ConfigureAwait(false);
+            return;
+        }
+
+        for (var i = 0; i < results.Count; i++)
+        {
+            if (i > 0 && format == ResultFormat.Csv)
+            {
+                await context.Out.WriteLineAsync().ConfigureAwait(false);
+            }
+
+            await WriteAsync(context, format, results[i].Columns, results[i].Rows, results[i].Affected).ConfigureAwait(false);
+        }
+    }
+
     public static async Task WriteAsync(CliContext context, ResultFormat format, IReadOnlyList<string> columns, IReadOnlyList<object?[]> rows, int affected)
     {
         switch (format)
         {
+            case ResultFormat.Json when columns.Count == 0:
+                await context.Out.WriteLineAsync(JsonSerializer.Serialize(JsonOf(new StatementResult(columns, rows, affected)), CliJson.Options)).ConfigureAwait(false);
+                break;
             case ResultFormat.Json:
                 await WriteJsonAsync(context.Out, columns, rows).ConfigureAwait(false);
+                break;
+            case ResultFormat.Csv when columns.Count == 0:
+                await context.Out.WriteLineAsync("rows_affected").ConfigureAwait(false);
+                await context.Out.WriteLineAsync(affected < 0 ? "" : affected.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
                 break;
             case ResultFormat.Csv:
                 await WriteCsvAsync(context.Out, columns, rows).ConfigureAwait(false);
@@ -27,7 +58,8 @@ internal static class ResultWriter
             default:
                 if (columns.Count == 0)
                 {
-                    context.Console.MarkupLine($"{affected} row{(affected == 1 ? "" : "s")} affected");
+                    // -1: the driver reports no count (a CREATE TABLE, a SET): say that it ran, not "-1 rows".
+                    context.Console.MarkupLine(affected < 0 ? "done" : $"{affected} row{(affected == 1 ? "" : "s")} affected");
                     break;
                 }
 
@@ -62,9 +94,16 @@ internal static class ResultWriter
         _ => value.ToString() ?? "",
     };
 
-    private static async Task WriteJsonAsync(TextWriter output, IReadOnlyList<string> columns, IReadOnlyList<object?[]> rows)
+    private static object JsonOf(StatementResult result) => result.Columns.Count == 0
+        ? new Dictionary<string, object?> { ["rowsAffected"] = result.Affected < 0 ? null : result.Affected }
+        : JsonRows(result.Columns, result.Rows);
+
+    private static async Task WriteJsonAsync(TextWriter output, IReadOnlyList<string> columns, IReadOnlyList<object?[]> rows) =>
+        await output.WriteLineAsync(JsonSerializer.Serialize(JsonRows(columns, rows), CliJson.Options)).ConfigureAwait(false);
+
+    private static List<Dictionary<string, object?>> JsonRows(IReadOnlyList<string> columns, IReadOnlyList<object?[]> rows)
     {
-        var objects = rows.Select(r =>
+        return rows.Select(r =>
         {
             var o = new Dictionary<string, object?>();
             for (var i = 0; i < columns.Count; i++)
@@ -81,8 +120,7 @@ internal static class ResultWriter
             }
 
             return o;
-        });
-        await output.WriteLineAsync(JsonSerializer.Serialize(objects, CliJson.Options)).ConfigureAwait(false);
+        }).ToList();
     }
 
     private static async Task WriteCsvAsync(TextWriter output, IReadOnlyList<string> columns, IReadOnlyList<object?[]> rows)
@@ -98,3 +136,6 @@ internal static class ResultWriter
     private static string Quote(string field) =>
         field.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + field.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : field;
 }
+
+/// <summary>One result of a statement: its columns and rows, or (no columns) the rows it affected, -1 when the driver does not say.</summary>
+internal sealed record StatementResult(IReadOnlyList<string> Columns, IReadOnlyList<object?[]> Rows, int Affected);

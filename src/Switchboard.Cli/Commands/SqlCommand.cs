@@ -158,9 +158,9 @@ internal static class SqlCommand
                     await using var dbCommand = connection.CreateCommand();
                     dbCommand.Transaction = await session.GetTransactionAsync(cancellationToken).ConfigureAwait(false);
                     dbCommand.CommandText = sql;
-                    var (columns, rows, affected) = await ReadAsync(dbCommand, session, cancellationToken).ConfigureAwait(false);
+                    var results = await ReadAsync(dbCommand, session, cancellationToken).ConfigureAwait(false);
                     await session.CommitAsync(cancellationToken).ConfigureAwait(false);
-                    await ResultWriter.WriteAsync(context, format, columns, rows, affected).ConfigureAwait(false);
+                    await ResultWriter.WriteAsync(context, format, results).ConfigureAwait(false);
                     if (where is not null && format == ResultFormat.Table)
                     {
                         context.Console.MarkupLine($"[grey]on {Markup.Escape(where)}[/]");
@@ -264,37 +264,55 @@ internal static class SqlCommand
         return SwitchboardCli.UsageError;
     }
 
-    private static async Task<(List<string> Columns, List<object?[]> Rows, int Affected)> ReadAsync(DbCommand command, DatabaseSession session,
-        CancellationToken cancellationToken)
+    /// <summary>Every result of the statement text (a text with several statements has several).</summary>
+    private static async Task<List<StatementResult>> ReadAsync(DbCommand command, DatabaseSession session, CancellationToken cancellationToken)
     {
         try
         {
+            var results = new List<StatementResult>();
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            var columns = Enumerable.Range(0, reader.FieldCount).Select(reader.GetName).ToList();
-            var rows = new List<object?[]>();
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            do
             {
-                var values = new object?[reader.FieldCount];
-                for (var i = 0; i < values.Length; i++)
-                {
-                    values[i] = await reader.IsDBNullAsync(i, cancellationToken).ConfigureAwait(false) ? null : reader.GetValue(i);
+                results.Add(await ReadResultAsync(reader, cancellationToken).ConfigureAwait(false));
+            }
+            while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false));
 
-                    // Drivers hand a DATE column over as a DateTime at midnight: show it as the date it is.
-                    if (values[i] is DateTime day && string.Equals(reader.GetDataTypeName(i), "date", StringComparison.OrdinalIgnoreCase))
-                    {
-                        values[i] = DateOnly.FromDateTime(day);
-                    }
-                }
-
-                rows.Add(values);
+            // Drivers count affected rows over the whole text; without rows, one result says it.
+            if (results.All(r => r.Columns.Count == 0))
+            {
+                return [new StatementResult([], [], reader.RecordsAffected)];
             }
 
-            return (columns, rows, reader.RecordsAffected);
+            return [.. results.Where(r => r.Columns.Count > 0)];
         }
         catch (DbException e)
         {
             throw new SwitchboardException($"the statement failed on database '{session.DatabaseName}' at {session.Target}: {e.Message}", e);
         }
+    }
+
+    private static async Task<StatementResult> ReadResultAsync(DbDataReader reader, CancellationToken cancellationToken)
+    {
+        var columns = Enumerable.Range(0, reader.FieldCount).Select(reader.GetName).ToList();
+        var rows = new List<object?[]>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var values = new object?[reader.FieldCount];
+            for (var i = 0; i < values.Length; i++)
+            {
+                values[i] = await reader.IsDBNullAsync(i, cancellationToken).ConfigureAwait(false) ? null : reader.GetValue(i);
+
+                // Drivers hand a DATE column over as a DateTime at midnight: show it as the date it is.
+                if (values[i] is DateTime day && string.Equals(reader.GetDataTypeName(i), "date", StringComparison.OrdinalIgnoreCase))
+                {
+                    values[i] = DateOnly.FromDateTime(day);
+                }
+            }
+
+            rows.Add(values);
+        }
+
+        return new StatementResult(columns, rows, -1);
     }
 
     /// <summary>--order-by names a column the rows do not have.</summary>

@@ -94,6 +94,25 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public async Task Sql_prints_every_result_of_a_text_with_several_statements_and_a_count_in_json()
+    {
+        await _cli.RunAsync("sql", "app", "CREATE TABLE tally (n INTEGER)");
+        var (_, inserted, _) = await _cli.RunAsync("sql", "app", "INSERT INTO tally VALUES (1), (2), (3)", "--json");
+        Assert.Equal(3, JsonDocument.Parse(inserted).RootElement.GetProperty("rowsAffected").GetInt32());
+
+        var (exit, tables, _) = await _cli.RunAsync("sql", "app", "SELECT COUNT(*) AS how_many FROM tally; SELECT MAX(n) AS top FROM tally");
+        Assert.Equal(0, exit);
+        Assert.Contains("how_many", tables);
+        Assert.Contains("top", tables);
+
+        var (_, json, _) = await _cli.RunAsync("sql", "app", "SELECT COUNT(*) AS how_many FROM tally; SELECT MAX(n) AS top FROM tally", "--json");
+        var results = JsonDocument.Parse(json).RootElement;
+        Assert.Equal(2, results.GetArrayLength());
+        Assert.Equal(3, results[0][0].GetProperty("how_many").GetInt32());
+        Assert.Equal(3, results[1][0].GetProperty("top").GetInt32());
+    }
+
+    [Fact]
     public async Task Sql_prints_a_table_json_and_csv()
     {
         await _cli.RunAsync("sql", "app", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT, score REAL)");
