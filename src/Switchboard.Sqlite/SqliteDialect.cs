@@ -198,6 +198,10 @@ public sealed partial class SqliteDialect : Dialect
                 _ => DatabaseErrorKind.Other,
             },
         },
+        // File operations of CREATE/DROP DATABASE: no connection to lose here.
+        FileNotFoundException or DirectoryNotFoundException => DatabaseErrorKind.UndefinedObject,
+        UnauthorizedAccessException => DatabaseErrorKind.PermissionDenied,
+        IOException => DatabaseErrorKind.Other,
         _ => base.Classify(exception),
     };
 

@@ -90,6 +90,12 @@ internal static class DatabaseOptionsReader
 
     private static void ReadPool(string database, IConfigurationSection section, PoolOptions pool, List<ConfigurationProblem> problems)
     {
+        if (section.Value is not null && !section.GetChildren().Any())
+        {
+            problems.Add(new(database, "Pool", $"'{section.Value}' is not an object: give {{ {string.Join(", ", PoolKeys.Select(k => "\"" + k + "\": …"))} }}"));
+            return;
+        }
+
         foreach (var child in section.GetChildren())
         {
             var key = "Pool:" + child.Key;

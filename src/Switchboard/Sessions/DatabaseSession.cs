@@ -59,10 +59,13 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
     public bool IsActive => _transaction is not null || _distributedId is not null;
 
     /// <summary>
-    /// Where the open transaction runs, without credentials (on a replicated database, the host it was routed to);
-    /// null while no transaction is open.
+    /// Where the open transaction runs, or after a commit or rollback where the last one ran, without credentials (on a
+    /// replicated database, the host it was routed to); null before the first transaction.
     /// </summary>
-    public string? Target => _connection is null ? null : RoutedTarget;
+    public string? Target => _connection is null ? _lastTarget : RoutedTarget;
+
+    // Kept when the transaction ends, so that "where did my write go" can be logged after the commit.
+    private string? _lastTarget;
 
     // The host (and database) this session's statements go to: on a replicated database, the one it was routed to.
     private string RoutedTarget => _route?.Host?.Target ?? _engine.Definition.Target;
@@ -335,6 +338,11 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
     {
         var connection = _connection;
         var transaction = _transaction;
+        if (connection is not null)
+        {
+            _lastTarget = RoutedTarget;
+        }
+
         _connection = null;
         _transaction = null;
         _statementFailed = false;

@@ -151,8 +151,11 @@ public sealed class CatalogConfigurationTests
     [Fact]
     public void A_plain_value_that_is_not_a_url_says_what_an_entry_looks_like()
     {
-        var error = Assert.Throws<CatalogConfigurationException>(() => SwitchboardCatalog.FromConfiguration(Json("""{ "a": "sqlite://:memory:", "b": 5 }""")));
-        var problem = Assert.Single(error.Problems);
+        var error = Assert.Throws<CatalogConfigurationException>(() => SwitchboardCatalog.FromConfiguration(
+            Json("""{ "a": "sqlite://:memory:", "b": 5, "c": { "Url": "sqlite://:memory:", "Pool": 5 } }""")));
+        Assert.Equal(2, error.Problems.Count);
+        Assert.Contains("is not an object", Assert.Single(error.Problems, p => p.Database == "c" && p.Key == "Pool").Message);
+        var problem = Assert.Single(error.Problems, p => p.Database == "b");
         Assert.Equal(("b", "(value)"), (problem.Database, problem.Key));
         Assert.Contains("a URL", problem.Message);
         Assert.Contains("Url or ConnectionString", problem.Message);

@@ -60,6 +60,7 @@ public abstract class SessionContractTests
     {
         await using var catalog = await CatalogAsync();
         var session = catalog.OpenSession("main");
+        Assert.Null(session.Target); // nothing ran yet
         await Insert(session, async, 2, "bob");
         Assert.True(session.IsActive);
         Assert.Equal(0, await CountFromOutsideAsync(catalog, "owner = 'bob'"));
@@ -73,6 +74,7 @@ public abstract class SessionContractTests
         }
 
         Assert.False(session.IsActive);
+        Assert.Equal(catalog.GetDefinition("main").Target, session.Target); // where the write went, still known after the commit
         Assert.Equal(1, await CountFromOutsideAsync(catalog, "owner = 'bob'"));
         await session.DisposeAsync();
     }

@@ -68,6 +68,7 @@ public sealed class SqliteTenantTests : IDisposable
 
         var again = await Assert.ThrowsAsync<DatabaseCommandException>(() => set.CreateAsync("acme"));
         Assert.Equal("customers/acme", again.DatabaseName);
+        Assert.False(again.IsTransient); // the file exists: not a lost connection, and no retry will help
 
         // Dropping is refused while a session holds the tenant, then closes its pool and deletes the files.
         var holder = set.ForTenant("acme").OpenSession();
