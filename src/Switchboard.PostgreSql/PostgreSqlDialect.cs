@@ -85,8 +85,19 @@ public sealed partial class PostgreSqlDialect : Dialect
         return new ConnectionSettings(builder.ConnectionString, target, hosts, builder.Database, builder.Username, secrets);
     }
 
-    public override DbDataSource CreateDataSource(DatabaseDefinition definition) =>
-        new NpgsqlDataSourceBuilder(definition.Connection.ConnectionString).Build();
+    public override DbDataSource CreateDataSource(DatabaseDefinition definition)
+    {
+        ArgumentNullException.ThrowIfNull(definition);
+        var builder = new NpgsqlDataSourceBuilder(definition.Connection.ConnectionString);
+
+        // Npgsql's statement spans name the server database only: tag them with the application's name for it too, so
+        // that EF Core and plain ADO.NET statements on this data source show by name like sessions do.
+        var name = definition.Name;
+        builder.ConfigureTracing(tracing => tracing
+            .ConfigureCommandEnrichmentCallback((activity, _) => activity.SetTag(SwitchboardDiagnostics.DatabaseTag, name))
+            .ConfigureBatchEnrichmentCallback((activity, _) => activity.SetTag(SwitchboardDiagnostics.DatabaseTag, name)));
+        return builder.Build();
+    }
 
     public override void ClearPool(DbConnection connection) => NpgsqlConnection.ClearPool((NpgsqlConnection)connection);
 

@@ -14,4 +14,10 @@ public static class SwitchboardDiagnostics
 
     /// <summary>The name of Switchboard's <see cref="System.Diagnostics.ActivitySource"/>.</summary>
     public const string ActivitySourceName = "Switchboard";
+
+    /// <summary>
+    /// The tag naming the database (as the application names it) on Switchboard's spans and metrics, and on the driver's
+    /// own statement spans where the driver lets a data source enrich them (Npgsql).
+    /// </summary>
+    public const string DatabaseTag = "switchboard.database";
 }

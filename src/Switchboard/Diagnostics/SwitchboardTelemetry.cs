@@ -12,7 +12,7 @@ namespace Switchboard.Diagnostics;
 internal static class SwitchboardTelemetry
 {
     // Tag names (OpenTelemetry database semantic conventions where one exists).
-    public const string DatabaseTag = "switchboard.database";
+    public const string DatabaseTag = SwitchboardDiagnostics.DatabaseTag;
     public const string SystemTag = "db.system";
     public const string NamespaceTag = "db.namespace";
     public const string OperationTag = "db.operation.name";

@@ -32,7 +32,8 @@ public sealed class TelemetryCapture : IDisposable
         _meters.Start();
         _activities = new ActivityListener
         {
-            ShouldListenTo = source => source.Name == SwitchboardDiagnostics.ActivitySourceName,
+            // Npgsql's statement spans too: Switchboard's data sources tag them with the database's name.
+            ShouldListenTo = source => source.Name is SwitchboardDiagnostics.ActivitySourceName or "Npgsql",
             Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
             ActivityStopped = a => Spans.Add(a),
         };

@@ -65,6 +65,11 @@ public sealed class PostgreSqlDiagnosticsTests(DatabaseServers servers)
         Assert.Equal(["committed", "rolled_back", "rolled_back"], sessions.Select(s => (string)s.GetTagItem("switchboard.outcome")!));
         Assert.Equal("read_only", sessions[1].GetTagItem("switchboard.session.intent"));
 
+        // The driver's own statement spans carry the application's name for the database as well.
+        var statements = spans.Where(s => s.Source.Name == "Npgsql").ToList();
+        Assert.True(statements.Any(s => s.TagObjects.Any(t => t.Value is string v && v.Contains("::text", StringComparison.Ordinal))),
+            string.Join(" | ", capture.Spans.Where(s => s.Source.Name == "Npgsql").Select(s => string.Join(", ", s.TagObjects.Select(t => $"{t.Key}={t.Value}")))));
+
         var commit = Assert.Single(spans, s => s.OperationName == "switchboard.commit");
         Assert.Equal($"COMMIT {name}", commit.DisplayName);
         Assert.Equal(ActivityKind.Client, commit.Kind);
