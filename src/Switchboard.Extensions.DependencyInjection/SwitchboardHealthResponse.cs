@@ -17,7 +17,13 @@ public static class SwitchboardHealthResponse
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(report);
         context.Response.ContentType = "application/json; charset=utf-8";
-        var writer = new Utf8JsonWriter(context.Response.BodyWriter, new JsonWriterOptions { Indented = true });
+        // Relaxed escaping: the body is served as application/json, never inlined into HTML, so "it's" and "10.11+" stay
+        // readable instead of \u0027 and \u002B. The serializer below gets the same encoder.
+        var writer = new Utf8JsonWriter(context.Response.BodyWriter, new JsonWriterOptions
+        {
+            Indented = true,
+            Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        });
         await using (writer.ConfigureAwait(false))
         {
             writer.WriteStartObject();

@@ -131,7 +131,8 @@ public sealed partial class MySqlDialect
 
             var readOnly = Convert.ToInt64(reader.GetValue(0), CultureInfo.InvariantCulture) != 0;
             var position = GtidPosition.TryParse(reader.IsDBNull(1) ? "" : reader.GetString(1), out var gtid) ? gtid : null;
-            string? note = null;
+            // Read-only with no replication configured: a demoted primary, or a replica whose replication was reset.
+            string? note = withSlaveStatus ? "read-only and not replicating" : null;
             var replicating = false;
             if (withSlaveStatus && (async ? await reader.NextResultAsync(cancellationToken).ConfigureAwait(false) : reader.NextResult())
                 && (async ? await reader.ReadAsync(cancellationToken).ConfigureAwait(false) : reader.Read()))

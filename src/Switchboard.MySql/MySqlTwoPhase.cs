@@ -127,8 +127,9 @@ public sealed partial class MySqlDialect
 
     public override async ValueTask EndSessionAsync(DbConnection connection, bool async, CancellationToken cancellationToken)
     {
-        // KILL of the session's own thread: the server ends it at once, and a prepared branch detaches and waits for
-        // XA COMMIT or XA ROLLBACK from any session (MariaDB 10.5+, MySQL 5.7.7+).
+        // KILL of the session's own thread: the server ends it at its next check (not necessarily before KILL answers), and
+        // a prepared branch then detaches and waits for XA COMMIT or XA ROLLBACK from any session (MariaDB 10.5+, MySQL
+        // 5.7.7+). Whoever completes the branch later handles "still attached" (PreparedBranches.CompleteAsync).
         if (_driver.ServerThreadId(connection) is not { } thread)
         {
             return;

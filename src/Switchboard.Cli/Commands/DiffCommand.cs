@@ -61,8 +61,11 @@ internal static class DiffCommand
 
             foreach (var name in new[] { a, b }.Where(n => !IsSnapshot(context, n) && !catalog!.Contains(n)))
             {
-                await context.Error.WriteLineAsync($"error: {new UnknownDatabaseException(name, catalog!.Names).Message} (or give a JSON file written by 'switchboard schema --json')")
-                    .ConfigureAwait(false);
+                // A name ending in .json is a snapshot file that is not there, not a misspelt database.
+                var message = name.EndsWith(".json", StringComparison.OrdinalIgnoreCase)
+                    ? $"the snapshot file '{name}' does not exist (in {context.WorkingDirectory})"
+                    : $"{new UnknownDatabaseException(name, catalog!.Names).Message} (or give a JSON file written by 'switchboard schema --json')";
+                await context.Error.WriteLineAsync("error: " + message).ConfigureAwait(false);
                 return SwitchboardCli.UsageError;
             }
 

@@ -279,7 +279,10 @@ public sealed partial class SwitchboardCatalogBuilder
 
         foreach (var message in dialectProblems)
         {
-            Problem(hasUrl ? "Url" : "ConnectionString", message);
+            // A problem with an Options entry is filed under that entry, not under the URL it was merged into.
+            var option = options.Options.Keys.FirstOrDefault(k => message.StartsWith($"option '{k}'", StringComparison.Ordinal)
+                || message.StartsWith($"unknown option '{k}'", StringComparison.Ordinal) || message.StartsWith($"{k} '", StringComparison.Ordinal));
+            Problem(option is not null ? "Options:" + option : hasUrl ? "Url" : "ConnectionString", message);
         }
 
         if (settings is null || dialectProblems.Count > 0)

@@ -138,6 +138,10 @@ public abstract class SampleContractTests : IAsyncLifetime
         }
 
         Assert.All(Secrets, secret => Assert.DoesNotContain(secret, text));
+
+        // Readable, not HTML-escaped: descriptions and versions keep their apostrophes and plus signs.
+        Assert.DoesNotContain("\\u0027", text);
+        Assert.DoesNotContain("\\u002B", text);
     }
 
     /// <summary>What "protocol" the pay endpoint reports for these databases.</summary>

@@ -170,7 +170,9 @@ public sealed class CatalogConfigurationTests
             .AddDatabase("pgcs", new DatabaseOptions { Provider = "postgresql", ConnectionString = "Host=db1;Password=Hunter2Pass;SSL Mode=bogus" })
             .AddDatabase("pool", "postgresql://app:Hunter2Pass@db1/orders?Pooling=maybe")
             .AddDatabase("mypool", new DatabaseOptions { Provider = "mysql", ConnectionString = "Server=db1;Password=Hunter2Pass;Port=abc" })
+            .AddDatabase("opts", new DatabaseOptions { Url = "postgresql://app@db1/orders", Options = { ["Bogus"] = "1" } })
             .Build());
+        Assert.Equal("Options:Bogus", Assert.Single(error.Problems, p => p.Database == "opts").Key);
         string Message(string database) => Assert.Single(error.Problems, p => p.Database == database).Message;
         Assert.Contains("sslmode 'bogus' is not one of disable, allow, prefer, require, verify-ca, verify-full", Message("pg"));
         Assert.Contains("ssl_mode 'sometimes' is not one of disable, prefer, require", Message("my"));

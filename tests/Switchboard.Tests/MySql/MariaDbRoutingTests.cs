@@ -172,6 +172,7 @@ public sealed class MariaDbSwitchoverTests : IAsyncLifetime
         // ...which makes the monitor check at once (not in ten minutes) and purge that pool.
         await Wait.UntilAsync(() => engine.GetHostStatuses()[1].IsPrimary, TimeSpan.FromSeconds(5), "the promoted replica is seen as primary");
         Assert.Equal(HostRole.Replica, engine.GetHostStatuses()[0].Role);
+        Assert.Equal("read-only and not replicating", engine.GetHostStatuses()[0].Error); // the demoted primary says why it is no primary
         Assert.True(engine.GetHostStatuses()[0].PoolClears >= 1);
         for (var id = 2; id < 10; id++)
         {

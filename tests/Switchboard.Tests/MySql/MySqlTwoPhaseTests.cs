@@ -91,10 +91,15 @@ public sealed class MySqlTwoPhaseTests(DatabaseServers servers) : IAsyncLifetime
                 Assert.Equal(BranchCompletion.Attached, await PreparedBranches.CompleteAsync(engine.Dialect, other, branch, commit: true, Internal.IOBehavior.Asynchronous, default));
             }
 
-            // Once that session ends (the dialect's way of letting go), any session can finish the branch.
+            // Once that session ends (the dialect's way of letting go), any session can finish the branch. KILL only marks the
+            // thread: it lets go of the branch when it next checks, so wait until the server no longer lists it (asserting
+            // at once failed now and then, with the branch still attached).
+            var thread = holder.ServerThread;
             await engine.Dialect.EndSessionAsync(holder, true, default);
             await using (var other = await engine.OpenConnectionAsync())
             {
+                await Wait.UntilAsync(async () => await other.ExecuteScalarAsync<long>(
+                    $"SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = {thread}") == 0, TimeSpan.FromSeconds(10), "the killed session is gone");
                 Assert.Equal(BranchCompletion.Done, await PreparedBranches.CompleteAsync(engine.Dialect, other, branch, commit: true, Internal.IOBehavior.Asynchronous, default));
             }
 
