@@ -20,7 +20,9 @@ if ! dotnet format Switchboard.slnx --verify-no-changes --no-restore -v quiet; t
 fi
 
 echo "== tests"
+# --blame-hang: a test that hangs is named and its run ends after 10 minutes, instead of CI's time limit ending it all.
 dotnet test Switchboard.slnx -c Release --no-build -nologo \
+  --blame-hang --blame-hang-timeout 10min --blame-hang-dump-type none \
   --logger "trx" --logger "console;verbosity=minimal" --results-directory "$results" "$@"
 test_exit=$?
 
