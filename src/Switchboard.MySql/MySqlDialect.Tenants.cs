@@ -71,7 +71,7 @@ public sealed partial class MySqlDialect
     private static string QuoteIdentifier(string name) => "`" + name.Replace("`", "``", StringComparison.Ordinal) + "`";
 
     /// <summary>Runs work on an unpooled connection to the database's server that names no database.</summary>
-    private async ValueTask<T> OnServerAsync<T>(DatabaseDefinition database, Func<DbConnection, ValueTask<T>> work, bool async, CancellationToken cancellationToken)
+    private ValueTask<T> OnServerAsync<T>(DatabaseDefinition database, Func<DbConnection, ValueTask<T>> work, bool async, CancellationToken cancellationToken)
     {
         // Unpooled: CREATE/DROP DATABASE are rare, and an idle pooled connection would be one more outside every limit.
         var builder = _driver.Factory.CreateConnectionStringBuilder()
@@ -81,22 +81,7 @@ public sealed partial class MySqlDialect
         builder["Pooling"] = false;
         var connection = _driver.Factory.CreateConnection() ?? throw new InvalidOperationException($"{_driver.DriverName} returned no connection");
         connection.ConnectionString = builder.ConnectionString;
-        try
-        {
-            await OpenAsync(connection, async, cancellationToken).ConfigureAwait(false);
-            return await work(connection).ConfigureAwait(false);
-        }
-        finally
-        {
-            if (async)
-            {
-                await connection.DisposeAsync().ConfigureAwait(false);
-            }
-            else
-            {
-                connection.Dispose();
-            }
-        }
+        return OnOwnConnectionAsync(connection, work, async, cancellationToken);
     }
 
     private static async ValueTask<object?> RunAsync(DbConnection connection, string sql, string? name, bool async, CancellationToken cancellationToken)

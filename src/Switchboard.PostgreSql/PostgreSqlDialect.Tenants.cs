@@ -82,7 +82,7 @@ public sealed partial class PostgreSqlDialect
     private const string ExistsSql = "SELECT 1 FROM pg_database WHERE datname = $1";
 
     /// <summary>Runs work on an unpooled connection to the server's maintenance database.</summary>
-    private static async ValueTask<T> OnMaintenanceAsync<T>(DatabaseDefinition database, DatabaseCreation creation,
+    private ValueTask<T> OnMaintenanceAsync<T>(DatabaseDefinition database, DatabaseCreation creation,
         Func<NpgsqlConnection, ValueTask<T>> work, bool async, CancellationToken cancellationToken)
     {
         // Unpooled: CREATE/DROP DATABASE are rare, and a pooled idle connection to the maintenance database would be
@@ -92,31 +92,7 @@ public sealed partial class PostgreSqlDialect
             Database = creation.MaintenanceDatabase ?? "postgres",
             Pooling = false,
         };
-        var connection = new NpgsqlConnection(builder.ConnectionString);
-        try
-        {
-            if (async)
-            {
-                await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                connection.Open();
-            }
-
-            return await work(connection).ConfigureAwait(false);
-        }
-        finally
-        {
-            if (async)
-            {
-                await connection.DisposeAsync().ConfigureAwait(false);
-            }
-            else
-            {
-                connection.Dispose();
-            }
-        }
+        return OnOwnConnectionAsync(new NpgsqlConnection(builder.ConnectionString), c => work((NpgsqlConnection)c), async, cancellationToken);
     }
 
     private static async ValueTask<object?> RunAsync(NpgsqlConnection connection, string sql, string? parameter, bool async, CancellationToken cancellationToken)

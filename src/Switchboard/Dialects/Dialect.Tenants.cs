@@ -46,6 +46,33 @@ public abstract partial class Dialect
     }
 
     /// <summary>
+    /// Opens <paramref name="connection"/> (a connection of its own, outside every pool: maintenance work such as CREATE
+    /// DATABASE), runs <paramref name="work"/> on it and disposes it.
+    /// </summary>
+    protected async ValueTask<T> OnOwnConnectionAsync<T>(DbConnection connection, Func<DbConnection, ValueTask<T>> work, bool async,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        ArgumentNullException.ThrowIfNull(work);
+        try
+        {
+            await OpenAsync(connection, async, cancellationToken).ConfigureAwait(false);
+            return await work(connection).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (async)
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                connection.Dispose();
+            }
+        }
+    }
+
+    /// <summary>
     /// Closes every idle physical connection in a data source's pool now, and makes connections in use close when
     /// returned. The data source stays usable. Default: the driver's per-connection pool clearing.
     /// </summary>
