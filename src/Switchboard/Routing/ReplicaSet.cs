@@ -518,15 +518,16 @@ internal sealed partial class ReplicaSet : IDisposable, IAsyncDisposable
 
     /// <summary>
     /// The current primary stays while it still reports itself primary (two primaries happen for a moment during a
-    /// switchover). Otherwise the only host that reports itself primary; of several, the one with the highest term (the
+    /// switchover), unless another reports a higher term (it was promoted after the current one). Otherwise the only host that reports itself primary; of several, the one with the highest term (the
     /// last promoted: a restarted old primary that was not fenced is still on its old timeline); and when nothing tells
     /// them apart, none: writes are refused rather than sent to a host that may be the stale one.
     /// </summary>
     internal static int ChoosePrimary(int current, HostState[] states)
     {
-        if (current >= 0 && states[current].Reachable && states[current].Role == HostRole.Primary)
+        if (current >= 0 && states[current].Reachable && states[current].Role == HostRole.Primary
+            && !states.Any(s => s.Reachable && s.Role == HostRole.Primary && s.Term > states[current].Term))
         {
-            return current;
+            return current; // unless another was promoted after it: then this one is the stale side of a split brain
         }
 
         var primaries = Enumerable.Range(0, states.Length).Where(i => states[i].Reachable && states[i].Role == HostRole.Primary).ToList();

@@ -58,6 +58,7 @@ public sealed partial class DatabaseSession
     {
         ArgumentNullException.ThrowIfNull(sql);
         var connection = Connection;
+        ThrowIfInterrupted();
         using var guard = StatementGuard.Start(_engine.Dialect, connection, CommandTimeout, CancellationToken.None);
         try
         {
@@ -65,7 +66,7 @@ public sealed partial class DatabaseSession
         }
         catch (Exception e) when (guard?.TimedOut == true)
         {
-            _statementFailed = true;
+            _statementFailed = _interrupted = true;
             throw Wrap("Statement", TimedOut(e));
         }
         catch (Exception e) when (e is DbException or TimeoutException)
@@ -80,6 +81,7 @@ public sealed partial class DatabaseSession
     {
         ArgumentNullException.ThrowIfNull(sql);
         var connection = await GetConnectionAsync(cancellationToken).ConfigureAwait(false);
+        ThrowIfInterrupted();
         using var guard = StatementGuard.Start(_engine.Dialect, connection, CommandTimeout, cancellationToken);
         try
         {
@@ -87,20 +89,48 @@ public sealed partial class DatabaseSession
         }
         catch (Exception e) when (guard?.TimedOut == true && !cancellationToken.IsCancellationRequested)
         {
-            _statementFailed = true;
+            _statementFailed = _interrupted = true;
             throw Wrap("Statement", TimedOut(e));
         }
-        catch (Exception e) when (cancellationToken.IsCancellationRequested && e is not OperationCanceledException)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // PostgreSQL aborts the transaction of a cancelled statement: Commit must not turn into a silent rollback.
+            _statementFailed = true;
+            _interrupted |= guard is not null;
+            throw;
+        }
+        catch (Exception e) when (cancellationToken.IsCancellationRequested)
         {
             // Cancelled: whatever the driver threw for it (MySql.Data 8.0 can throw a NullReferenceException, or
             // "query execution was interrupted"), the caller hears a cancellation, as Npgsql reports it.
             _statementFailed = true;
+            _interrupted |= guard is not null;
+            if (e is not DbException)
+            {
+                // A driver that failed this way may have left the connection in any state: it is not pooled again.
+                _engine.Dialect.ClearPool(connection);
+            }
+
             throw new OperationCanceledException($"A statement on database '{DatabaseName}' was cancelled.", e, cancellationToken);
         }
         catch (Exception e) when (e is DbException or TimeoutException)
         {
             _statementFailed = true;
             throw Wrap("Statement", e);
+        }
+    }
+
+    /// <summary>
+    /// After a statement the session interrupted itself (SQLite), the transaction may be gone: SQLite rolls the whole
+    /// transaction back when it interrupts a write, and later statements would then run outside any transaction.
+    /// </summary>
+    private void ThrowIfInterrupted()
+    {
+        if (_interrupted)
+        {
+            throw new InvalidOperationException(
+                $"A statement on database '{DatabaseName}' was interrupted (command timeout or cancellation), which may have rolled back the whole " +
+                "transaction: roll back (or dispose) the session before running more statements.");
         }
     }
 

@@ -67,6 +67,9 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
     // Kept when the transaction ends, so that "where did my write go" can be logged after the commit.
     private string? _lastTarget;
 
+    // A statement the session interrupted itself (SQLite): the transaction may have been rolled back under it.
+    private bool _interrupted;
+
     // The host (and database) this session's statements go to: on a replicated database, the one it was routed to.
     private string RoutedTarget => _route?.Host?.Target ?? _engine.Definition.Target;
 
@@ -223,12 +226,15 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
             return; // nothing was done since the last commit or rollback
         }
 
-        if (_statementFailed && _engine.Dialect.TransactionAbortsOnError)
+        if (_statementFailed && (_engine.Dialect.TransactionAbortsOnError || _interrupted))
         {
-            // PostgreSQL answers COMMIT of an aborted transaction with a silent ROLLBACK; say so instead.
+            // PostgreSQL answers COMMIT of an aborted transaction with a silent ROLLBACK, and SQLite may have rolled back
+            // already when a write was interrupted: say so instead of committing whatever is left.
+            var interrupted = _interrupted;
             await ReleaseAsync(io, rollBack: true).ConfigureAwait(false);
-            throw new InvalidOperationException(
-                $"Cannot commit on database '{DatabaseName}': a statement failed in this transaction, so the server aborted it. The transaction has been rolled back.");
+            throw new InvalidOperationException(interrupted
+                ? $"Cannot commit on database '{DatabaseName}': a statement was interrupted (command timeout or cancellation), which may have rolled back the whole transaction. The transaction has been rolled back."
+                : $"Cannot commit on database '{DatabaseName}': a statement failed in this transaction, so the server aborted it. The transaction has been rolled back.");
         }
 
         var span = _engine.Telemetry.StartEnd(commit: true, _activity);
@@ -346,6 +352,7 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
         _connection = null;
         _transaction = null;
         _statementFailed = false;
+        _interrupted = false;
         if (connection is null)
         {
             return;

@@ -16,7 +16,7 @@ internal sealed class StatementGuard : IDisposable
 
     private StatementGuard(Dialect dialect, DbConnection connection, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        _deadline = new CancellationTokenSource(timeout);
+        _deadline = new CancellationTokenSource(Internal.Timers.Clamp(timeout));
         _onDeadline = dialect.InterruptOnCancel(connection, _deadline.Token);
         _onCancel = dialect.InterruptOnCancel(connection, cancellationToken);
     }

@@ -199,11 +199,12 @@ public sealed class ShardQuery<T> : IAsyncEnumerable<ShardRow<T>>
     private async Task ProduceAsync(Shard shard, Func<T, ValueTask> write, CancellationToken token)
     {
         // A shard that accepts connections and never answers would otherwise hold the whole fan-out for its connect and
-        // command timeouts: ShardTimeout bounds one shard's connect and query together.
-        using var deadline = _options.ShardTimeout is { } limit ? new CancellationTokenSource(limit) : null;
+        // command timeouts: ShardTimeout bounds one shard's connect and statement until its first row. Not beyond: from
+        // then on the shard waits for the reader (the merge, the caller's loop) as much as it works.
+        using var deadline = _options.ShardTimeout is { } limit ? new CancellationTokenSource(Internal.Timers.Clamp(limit)) : null;
         try
         {
-            await ProduceCoreAsync(shard, write, token, deadline?.Token ?? CancellationToken.None).ConfigureAwait(false);
+            await ProduceCoreAsync(shard, write, deadline, token).ConfigureAwait(false);
         }
         catch (Exception e) when (deadline?.IsCancellationRequested == true && !token.IsCancellationRequested)
         {
@@ -214,9 +215,9 @@ public sealed class ShardQuery<T> : IAsyncEnumerable<ShardRow<T>>
         }
     }
 
-    private async Task ProduceCoreAsync(Shard shard, Func<T, ValueTask> write, CancellationToken token, CancellationToken deadline)
+    private async Task ProduceCoreAsync(Shard shard, Func<T, ValueTask> write, CancellationTokenSource? deadline, CancellationToken token)
     {
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(token, deadline);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(token, deadline?.Token ?? CancellationToken.None);
         var options = _options.CommandTimeout is { } timeout ? SessionOptions.ReadOnly with { CommandTimeout = timeout } : SessionOptions.ReadOnly;
         var session = shard.OpenSession(options);
         await using (session.ConfigureAwait(false))
@@ -234,8 +235,15 @@ public sealed class ShardQuery<T> : IAsyncEnumerable<ShardRow<T>>
                 var parser = reader.GetRowParser(typeof(T));
                 var count = 0;
                 var cap = _limit ?? int.MaxValue;
+                var answered = false;
                 while (await reader.ReadAsync(stop.Token).ConfigureAwait(false))
                 {
+                    if (!answered)
+                    {
+                        deadline?.CancelAfter(Timeout.InfiniteTimeSpan); // the shard answered: ShardTimeout is met
+                        answered = true;
+                    }
+
                     if (count == cap)
                     {
                         // More rows than the merge can use (the SQL has no LIMIT): cancel the rest instead of reading it.

@@ -124,19 +124,17 @@ public sealed partial class TenantSet
                     await session.CommitAsync(cancellationToken).ConfigureAwait(false);
                 }
             }
-            catch (Exception e)
+            catch (Exception)
             {
                 // A half-made tenant would exist without its tables, and CreateAsync could not be run again: drop it.
                 try
                 {
                     await DropAsync(tenantId, CancellationToken.None).ConfigureAwait(false);
                 }
-                catch (Exception dropError)
+                catch (Exception dropError) when (dropError is SwitchboardException or InvalidOperationException or IOException)
                 {
+                    // The Schema's error stays the one the caller sees; the log says what is left to do.
                     LogHalfCreated(_logger, Name, tenantId, dropError.GetType().Name);
-                    throw new InvalidOperationException(
-                        $"Tenant '{tenantId}' of tenant set '{Name}': its database was created, its Schema failed ({e.Message}), and dropping it again failed too " +
-                        $"({dropError.Message}): drop it by hand (switchboard tenants drop {Name} {tenantId}) before creating it again.", e);
                 }
 
                 throw;

@@ -18,6 +18,22 @@ public sealed class PostgreSqlSessionTests(DatabaseServers servers) : SessionCon
     protected override string IsolationQuery => "SHOW transaction_isolation";
 
     [Fact]
+    public async Task A_statement_cancelled_by_its_token_makes_the_commit_refuse_rather_than_roll_back_in_silence()
+    {
+        await using var catalog = await CatalogAsync();
+        await using var session = catalog.OpenSession("main");
+        await session.ExecuteAsync("INSERT INTO accounts (id, owner, balance) VALUES (7, 'cancelled', 1)");
+        using (var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(200)))
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => session.ExecuteAsync("SELECT pg_sleep(5)", cancellationToken: cancel.Token));
+        }
+
+        // PostgreSQL aborted the transaction: a COMMIT would come back as a silent ROLLBACK.
+        Assert.Contains("rolled back", (await Assert.ThrowsAsync<InvalidOperationException>(() => session.CommitAsync())).Message);
+        Assert.Equal(0, await CountFromOutsideAsync(catalog, "id = 7"));
+    }
+
+    [Fact]
     public async Task Commit_after_a_failed_statement_is_refused_not_silently_rolled_back()
     {
         await using var catalog = await CatalogAsync();

@@ -89,7 +89,11 @@ public sealed class HostSelectionTests : IDisposable
         Assert.Equal(1, ReplicaSet.ChoosePrimary(-1, [Replica(), Primary(null)]));
 
         // A running process keeps the primary it writes to while that still says it is primary (a switchover's moment).
-        Assert.Equal(0, ReplicaSet.ChoosePrimary(0, [Primary(1), Primary(2)]));
+        Assert.Equal(0, ReplicaSet.ChoosePrimary(0, [Primary(2), Primary(2)]));
+        Assert.Equal(0, ReplicaSet.ChoosePrimary(0, [Primary(null), Primary(null)]));
+
+        // ...but not when another was promoted after it: the current one is then the stale side of a split brain.
+        Assert.Equal(1, ReplicaSet.ChoosePrimary(0, [Primary(1), Primary(2)]));
         Assert.Equal(1, ReplicaSet.ChoosePrimary(0, [Replica(), Primary(2)]));
     }
 

@@ -236,6 +236,26 @@ public abstract class FanOutContractTests
         await AfterCancellationAsync(f);
     }
 
+    [Fact]
+    public async Task A_slow_reader_does_not_turn_into_a_shard_timeout()
+    {
+        // ShardTimeout bounds a shard until its first row; after that a shard waits for the reader (here: a pause longer
+        // than the limit, while each shard still has thousands of rows to hand over).
+        var f = await FixtureAsync();
+        var options = new FanOutOptions { ShardTimeout = TimeSpan.FromMilliseconds(500) };
+        const string Rows = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 5000) SELECT x FROM n";
+        var count = 0;
+        await foreach (var row in f.Map.Query<long>(Rows, options: options))
+        {
+            if (count++ == 0)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1.5));
+            }
+        }
+
+        Assert.Equal(5000 * f.Map.Shards.Count, count);
+    }
+
     /// <summary>Checks on the server side that nothing still runs.</summary>
     protected virtual Task AfterCancellationAsync(FanOutFixture fixture) => Task.CompletedTask;
 

@@ -35,12 +35,19 @@ public sealed class SqliteSessionTests : SessionContractTests, IDisposable
         var started = System.Diagnostics.Stopwatch.StartNew();
         await using (var session = catalog.OpenSession("main"))
         {
+            session.Execute("INSERT INTO accounts (id, owner, balance) VALUES (41, 'before', 1)");
             var error = Assert.Throws<DatabaseCommandException>(() => session.ExecuteScalar<long>(LongQuery));
             Assert.Equal(DatabaseErrorKind.Timeout, error.Kind);
             Assert.Contains("command timeout", error.Message);
+
+            // An interrupted write would have rolled the whole transaction back in SQLite, and later statements would run
+            // outside it: the session refuses them, and the commit, until it is rolled back.
+            Assert.Contains("interrupted", Assert.Throws<InvalidOperationException>(() => session.Execute("INSERT INTO accounts (id, owner, balance) VALUES (42, 'after', 1)")).Message);
+            Assert.Contains("interrupted", Assert.Throws<InvalidOperationException>(() => session.Commit()).Message);
         }
 
         Assert.InRange(started.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(15));
+        Assert.Equal(0, await CountFromOutsideAsync(catalog, "id IN (41, 42)"));
 
         started.Restart();
         await using (var session = catalog.OpenSession("main", new SessionOptions { CommandTimeout = TimeSpan.FromMinutes(5) }))
@@ -49,7 +56,8 @@ public sealed class SqliteSessionTests : SessionContractTests, IDisposable
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => session.ExecuteScalarAsync<long>(LongQuery, cancellationToken: cancel.Token));
             Assert.InRange(started.Elapsed, TimeSpan.FromSeconds(0.2), TimeSpan.FromSeconds(15));
 
-            // The interrupt is gone with the statement: the next one on the same session runs.
+            // After a rollback the session starts afresh.
+            await session.RollbackAsync();
             Assert.Equal(3, await session.ExecuteScalarAsync<long>("SELECT 1 + 2"));
         }
     }
