@@ -25,7 +25,7 @@ public sealed partial class MySqlDialect
             throw new NotSupportedException($"MySQL and MariaDB have no template databases (database '{database.Name}'): use the tenant set's Schema.");
         }
 
-        var sql = "CREATE DATABASE " + QuoteIdentifier(DatabaseName(database));
+        var sql = "CREATE DATABASE " + QuoteIdentifier(ServerDatabaseName(database));
         await OnServerAsync(database, async c =>
         {
             await RunAsync(c, sql, null, async, cancellationToken).ConfigureAwait(false);
@@ -36,10 +36,10 @@ public sealed partial class MySqlDialect
     public override ValueTask<bool> DropDatabaseAsync(DatabaseDefinition database, DatabaseCreation creation, bool async, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(database);
-        var name = DatabaseName(database);
+        var name = ServerDatabaseName(database);
         return OnServerAsync(database, async c =>
         {
-            if (Convert.ToInt64(await RunAsync(c, ExistsSql, name, async, cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture) == 0)
+            if (!await ExistsOnServerAsync(c, name, async, cancellationToken).ConfigureAwait(false))
             {
                 return false;
             }
@@ -53,19 +53,14 @@ public sealed partial class MySqlDialect
     public override ValueTask<bool> DatabaseExistsAsync(DatabaseDefinition database, DatabaseCreation creation, bool async, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(database);
-        var name = DatabaseName(database);
-        return OnServerAsync(database,
-            async c => Convert.ToInt64(await RunAsync(c, ExistsSql, name, async, cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture) > 0,
-            async, cancellationToken);
+        var name = ServerDatabaseName(database);
+        return OnServerAsync(database, c => ExistsOnServerAsync(c, name, async, cancellationToken), async, cancellationToken);
     }
 
     // A count, not the name: no utf8mb3 text to decode (see OnConnectionOpenedAsync).
-    private const string ExistsSql = "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = @name";
-
-    private static string DatabaseName(DatabaseDefinition database) =>
-        database.Connection.Database is { Length: > 0 } name
-            ? name
-            : throw new InvalidOperationException($"Database '{database.Name}' names no database on the server, so it cannot be created or dropped.");
+    private static async ValueTask<bool> ExistsOnServerAsync(DbConnection connection, string name, bool async, CancellationToken cancellationToken) =>
+        Convert.ToInt64(await RunAsync(connection, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = @name", name, async, cancellationToken)
+            .ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture) > 0;
 
     /// <summary>Quotes an identifier with backticks, doubling embedded ones, so any name is taken literally.</summary>
     private static string QuoteIdentifier(string name) => "`" + name.Replace("`", "``", StringComparison.Ordinal) + "`";

@@ -17,7 +17,7 @@ public sealed partial class PostgreSqlDialect
     {
         ArgumentNullException.ThrowIfNull(database);
         ArgumentNullException.ThrowIfNull(creation);
-        var sql = "CREATE DATABASE " + QuoteIdentifier(DatabaseName(database));
+        var sql = "CREATE DATABASE " + QuoteIdentifier(ServerDatabaseName(database));
         if (creation.Template is { Length: > 0 } template)
         {
             sql += " TEMPLATE " + QuoteIdentifier(template);
@@ -35,7 +35,7 @@ public sealed partial class PostgreSqlDialect
     {
         ArgumentNullException.ThrowIfNull(database);
         ArgumentNullException.ThrowIfNull(creation);
-        var name = DatabaseName(database);
+        var name = ServerDatabaseName(database);
         return OnMaintenanceAsync(database, creation, async c =>
         {
             if (await RunAsync(c, ExistsSql, name, async, cancellationToken).ConfigureAwait(false) is null)
@@ -54,7 +54,7 @@ public sealed partial class PostgreSqlDialect
     {
         ArgumentNullException.ThrowIfNull(database);
         ArgumentNullException.ThrowIfNull(creation);
-        var name = DatabaseName(database);
+        var name = ServerDatabaseName(database);
         return OnMaintenanceAsync(database, creation,
             async c => await RunAsync(c, ExistsSql, name, async, cancellationToken).ConfigureAwait(false) is not null, async, cancellationToken);
     }
@@ -70,11 +70,6 @@ public sealed partial class PostgreSqlDialect
             base.ClearIdleConnections(dataSource);
         }
     }
-
-    private static string DatabaseName(DatabaseDefinition database) =>
-        database.Connection.Database is { Length: > 0 } name
-            ? name
-            : throw new InvalidOperationException($"Database '{database.Name}' names no database on the server, so it cannot be created or dropped.");
 
     /// <summary>Quotes an identifier, doubling embedded quotes, so any name is taken literally.</summary>
     private static string QuoteIdentifier(string name) => "\"" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";

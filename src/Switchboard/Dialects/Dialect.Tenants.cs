@@ -45,6 +45,15 @@ public abstract partial class Dialect
         return database.Connection;
     }
 
+    /// <summary>The database on the server that CREATE/DROP DATABASE act on: the one the definition's connection names.</summary>
+    protected static string ServerDatabaseName(DatabaseDefinition database)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        return database.Connection.Database is { Length: > 0 } name
+            ? name
+            : throw new InvalidOperationException($"Database '{database.Name}' names no database on the server, so it cannot be created or dropped.");
+    }
+
     /// <summary>
     /// Opens <paramref name="connection"/> (a connection of its own, outside every pool: maintenance work such as CREATE
     /// DATABASE), runs <paramref name="work"/> on it and disposes it.

@@ -164,6 +164,7 @@ public abstract partial class Dialect
     }
 
     public override string ToString() => Name;
+
     /// <summary>
     /// Sets one driver option (a URL query parameter, an <c>Options</c> entry or a connection-string key). A value the
     /// driver rejects becomes a problem that names the option, and its value unless the option holds a secret, instead

@@ -247,7 +247,7 @@ internal sealed partial class ReplicaSet : IDisposable, IAsyncDisposable
         string? reason = null;
         if (index < 0)
         {
-            var primaries = Hosts.Where((_, i) => snapshot.Hosts[i].Reachable && snapshot.Hosts[i].Role == HostRole.Primary).Select(h => h.Target).ToList();
+            var primaries = PrimaryTargets(snapshot);
             reason = primaries.Count > 1
                 ? $"several hosts report themselves primary ({string.Join(", ", primaries)}) and nothing tells which is current: writes are refused "
                     + "until only one does (a split brain: stop or fence the stale one)"
@@ -509,9 +509,9 @@ internal sealed partial class ReplicaSet : IDisposable, IAsyncDisposable
             }
         }
 
-        if (next.Hosts.Count(h => h.Role == HostRole.Primary) > 1 && _logger.IsEnabled(LogLevel.Warning))
+        if (next.Hosts.Count(h => h.ReportsPrimary) > 1 && _logger.IsEnabled(LogLevel.Warning))
         {
-            LogSeveralPrimaries(_logger, Name, string.Join(", ", Hosts.Where((_, i) => next.Hosts[i].Role == HostRole.Primary).Select(h => h.Target)),
+            LogSeveralPrimaries(_logger, Name, string.Join(", ", PrimaryTargets(next)),
                 next.Primary >= 0 ? Hosts[next.Primary].Target : "none of them (refused until only one does)");
         }
     }
@@ -524,13 +524,12 @@ internal sealed partial class ReplicaSet : IDisposable, IAsyncDisposable
     /// </summary>
     internal static int ChoosePrimary(int current, HostState[] states)
     {
-        if (current >= 0 && states[current].Reachable && states[current].Role == HostRole.Primary
-            && !states.Any(s => s.Reachable && s.Role == HostRole.Primary && s.Term > states[current].Term))
+        if (current >= 0 && states[current].ReportsPrimary && !states.Any(s => s.ReportsPrimary && s.Term > states[current].Term))
         {
             return current; // unless another was promoted after it: then this one is the stale side of a split brain
         }
 
-        var primaries = Enumerable.Range(0, states.Length).Where(i => states[i].Reachable && states[i].Role == HostRole.Primary).ToList();
+        var primaries = Enumerable.Range(0, states.Length).Where(i => states[i].ReportsPrimary).ToList();
         if (primaries.Count <= 1)
         {
             return primaries.Count == 1 ? primaries[0] : -1;
@@ -545,6 +544,10 @@ internal sealed partial class ReplicaSet : IDisposable, IAsyncDisposable
         var top = primaries.Where(i => states[i].Term == highest).ToList();
         return top.Count == 1 ? top[0] : -1;
     }
+
+    /// <summary>The hosts that say they take writes (several: a switchover's moment, or a split brain).</summary>
+    private List<string> PrimaryTargets(TopologySnapshot snapshot) =>
+        [.. Hosts.Where((_, i) => snapshot.Hosts[i].ReportsPrimary).Select(h => h.Target)];
 
     private ResiliencePipeline CreateBreaker(int index) => new ResiliencePipelineBuilder()
         .AddCircuitBreaker(new CircuitBreakerStrategyOptions

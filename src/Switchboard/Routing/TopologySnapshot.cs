@@ -56,6 +56,9 @@ internal sealed record HostState(
     TimeSpan? Latency,
     string? Error)
 {
+    /// <summary>Whether the host answered the last check and said it takes writes.</summary>
+    public bool ReportsPrimary => Reachable && Role == HostRole.Primary;
+
     /// <summary>A primary's promotion count as its server reports it (<see cref="ReplicationProbe.Term"/>), or null.</summary>
     public long? Term { get; init; }
 

@@ -194,15 +194,15 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
         {
             // Whatever ends BEGIN (a cancellation too), the connection goes back to the pool: nothing else holds it.
             await DatabaseEngine.CloseAsync(connection, io).ConfigureAwait(false);
-            var error = e is DbException or InvalidOperationException or ArgumentException ? Wrap("BEGIN", e) : e;
-            SwitchboardTelemetry.SetError(activity, error);
+            var wrapped = e is DbException or InvalidOperationException or ArgumentException ? Wrap("BEGIN", e) : null;
+            SwitchboardTelemetry.SetError(activity, wrapped ?? e);
             activity?.Stop();
-            if (ReferenceEquals(error, e))
+            if (wrapped is null)
             {
                 throw;
             }
 
-            throw error;
+            throw wrapped;
         }
 
         _connection = connection;
