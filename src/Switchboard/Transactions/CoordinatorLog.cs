@@ -327,10 +327,17 @@ internal sealed class CoordinatorLog : IAsyncDisposable
         {
             await writer.WriteAsync(_engine, _sql, batch, forgets, io).ConfigureAwait(false);
         }
-        catch
+        catch (Exception e)
         {
-            // A broken connection is not reused: the next flush opens a new one.
+            // A broken connection is not reused: the next flush opens a new one. When the connection was lost, the pool's
+            // idle connections went the same way as likely as not (a restart, a cut network path): they are dropped too, so
+            // that the next write — the abort claim that settles this one — does not fail on one of them.
             _writer = null;
+            if (_engine.Dialect.Classify(e) is DatabaseErrorKind.ConnectionLost or DatabaseErrorKind.Timeout)
+            {
+                writer.DiscardPool(_engine.Dialect);
+            }
+
             await writer.DisposeAsync(io).ConfigureAwait(false);
             throw;
         }
@@ -605,6 +612,9 @@ internal sealed class CoordinatorLog : IAsyncDisposable
 
                 return true;
             });
+
+        /// <summary>Drops the pool this writer's connection came from (its idle connections close, the rest when returned).</summary>
+        public void DiscardPool(Dialect dialect) => dialect.ClearPool(Connection);
 
         public async ValueTask DisposeAsync(IOBehavior io)
         {
