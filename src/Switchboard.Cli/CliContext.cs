@@ -117,6 +117,26 @@ public sealed class CliContext(IAnsiConsole console, TextWriter stdout, TextWrit
         }
     }
 
+    /// <summary>
+    /// An exception's message for the terminal. An <see cref="ArgumentException"/> from the library is about a value the
+    /// user typed, so the "(Parameter 'tenantId')" that .NET appends for programmers is left off.
+    /// </summary>
+    public static string Describe(Exception exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        var message = exception.Message;
+        if (exception is ArgumentException { ParamName: { } name })
+        {
+            var suffix = $" (Parameter '{name}')";
+            if (message.EndsWith(suffix, StringComparison.Ordinal))
+            {
+                message = message[..^suffix.Length];
+            }
+        }
+
+        return message;
+    }
+
     private Dictionary<string, string?> EmbeddedDefault()
     {
         var folder = Path.Combine(WorkingDirectory, DefaultFolder);

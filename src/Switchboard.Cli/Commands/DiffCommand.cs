@@ -76,7 +76,7 @@ internal static class DiffCommand
             }
             catch (Exception e) when (e is SwitchboardException or JsonException or IOException)
             {
-                await context.Error.WriteLineAsync("error: " + e.Message).ConfigureAwait(false);
+                await context.Error.WriteLineAsync("error: " + CliContext.Describe(e)).ConfigureAwait(false);
                 return SwitchboardCli.UsageError;
             }
 

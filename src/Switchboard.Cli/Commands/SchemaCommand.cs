@@ -57,12 +57,12 @@ internal static class SchemaCommand
             }
             catch (SchemaObjectNotFoundException e)
             {
-                await context.Error.WriteLineAsync("error: " + e.Message).ConfigureAwait(false);
+                await context.Error.WriteLineAsync("error: " + CliContext.Describe(e)).ConfigureAwait(false);
                 return SwitchboardCli.UsageError;
             }
             catch (SwitchboardException e)
             {
-                await context.Error.WriteLineAsync("error: " + e.Message).ConfigureAwait(false);
+                await context.Error.WriteLineAsync("error: " + CliContext.Describe(e)).ConfigureAwait(false);
                 return SwitchboardCli.Failed;
             }
 

@@ -94,7 +94,7 @@ internal static class ShardsCommand
             }
             catch (UnknownShardMapException e)
             {
-                await context.Error.WriteLineAsync("error: " + e.Message).ConfigureAwait(false);
+                await context.Error.WriteLineAsync("error: " + CliContext.Describe(e)).ConfigureAwait(false);
                 return SwitchboardCli.UsageError;
             }
 
@@ -115,13 +115,13 @@ internal static class ShardsCommand
                 catch (ArgumentException e)
                 {
                     // A key of the other kind for a range map.
-                    await context.Error.WriteLineAsync($"error: key '{text}': {e.Message}").ConfigureAwait(false);
+                    await context.Error.WriteLineAsync($"error: key '{text}': {CliContext.Describe(e)}").ConfigureAwait(false);
                     return SwitchboardCli.UsageError;
                 }
                 catch (SwitchboardException e)
                 {
                     // A lookup map: no row for the key, or its directory database cannot be reached.
-                    await context.Error.WriteLineAsync("error: " + e.Message).ConfigureAwait(false);
+                    await context.Error.WriteLineAsync("error: " + CliContext.Describe(e)).ConfigureAwait(false);
                     return SwitchboardCli.Failed;
                 }
             }

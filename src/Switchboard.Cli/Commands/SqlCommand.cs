@@ -142,11 +142,11 @@ internal static class SqlCommand
             catch (Exception e) when (e is SwitchboardException or ArgumentException or InvalidOperationException && e is not DatabaseCommandException)
             {
                 // Unknown shard map, tenant set or shard; an invalid tenant id; a key of the wrong kind for a range map.
-                return await UsageAsync(context, e.Message).ConfigureAwait(false);
+                return await UsageAsync(context, CliContext.Describe(e)).ConfigureAwait(false);
             }
             catch (DatabaseCommandException e)
             {
-                await context.Error.WriteLineAsync("error: " + e.Message).ConfigureAwait(false);
+                await context.Error.WriteLineAsync("error: " + CliContext.Describe(e)).ConfigureAwait(false);
                 return SwitchboardCli.Failed;
             }
 
@@ -171,7 +171,7 @@ internal static class SqlCommand
             }
             catch (SwitchboardException e)
             {
-                await context.Error.WriteLineAsync("error: " + e.Message).ConfigureAwait(false);
+                await context.Error.WriteLineAsync("error: " + CliContext.Describe(e)).ConfigureAwait(false);
                 return SwitchboardCli.Failed;
             }
         });
@@ -193,7 +193,7 @@ internal static class SqlCommand
         }
         catch (Exception e) when (e is SwitchboardException or ArgumentException)
         {
-            return await UsageAsync(context, e.Message).ConfigureAwait(false);
+            return await UsageAsync(context, CliContext.Describe(e)).ConfigureAwait(false);
         }
 
         if (orderBy is not null)
@@ -215,12 +215,12 @@ internal static class SqlCommand
         }
         catch (MissingColumnException e)
         {
-            return await UsageAsync(context, e.Message).ConfigureAwait(false);
+            return await UsageAsync(context, CliContext.Describe(e)).ConfigureAwait(false);
         }
         catch (Exception e) when (e is SwitchboardException or CrossShardWriteException or InvalidOperationException)
         {
             // A failed shard (named, with its error), a write refused on a read-only fan-out, or rows out of --order-by order.
-            await context.Error.WriteLineAsync("error: " + e.Message).ConfigureAwait(false);
+            await context.Error.WriteLineAsync("error: " + CliContext.Describe(e)).ConfigureAwait(false);
             return SwitchboardCli.Failed;
         }
 

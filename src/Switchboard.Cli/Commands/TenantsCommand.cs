@@ -124,7 +124,7 @@ internal static class TenantsCommand
             }
             catch (Exception e) when (e is UnknownTenantSetException or ArgumentException)
             {
-                await context.Error.WriteLineAsync("error: " + e.Message).ConfigureAwait(false);
+                await context.Error.WriteLineAsync("error: " + CliContext.Describe(e)).ConfigureAwait(false);
                 return SwitchboardCli.UsageError;
             }
 
@@ -140,14 +140,14 @@ internal static class TenantsCommand
                 }
                 catch (NotSupportedException e)
                 {
-                    await context.Error.WriteLineAsync("error: " + e.Message).ConfigureAwait(false);
+                    await context.Error.WriteLineAsync("error: " + CliContext.Describe(e)).ConfigureAwait(false);
                     return SwitchboardCli.UsageError;
                 }
                 catch (Exception e) when (e is SwitchboardException or InvalidOperationException)
                 {
                     // Already exists, cannot connect, in use: the message names set/tenant and never the password.
                     failed = true;
-                    await context.Error.WriteLineAsync("error: " + e.Message).ConfigureAwait(false);
+                    await context.Error.WriteLineAsync("error: " + CliContext.Describe(e)).ConfigureAwait(false);
                 }
             }
 
