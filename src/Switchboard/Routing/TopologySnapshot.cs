@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Numerics;
 using Switchboard.Dialects;
 
 namespace Switchboard.Routing;
@@ -78,59 +79,76 @@ internal static class HostSelector
         ReplicationPosition? required, ref int cursor, ulong excluded)
     {
         var hosts = snapshot.Hosts;
-        var n = hosts.Length;
         var replicas = snapshot.Replicas;
         if (replicas.Length == 0)
         {
             return -1;
         }
 
-        // The turns go over the replicas only: over every host, the primary's turn would fall through to the replica after
-        // it, which would get twice the reads. A plain increment: two sessions racing may start at the same host, which
-        // costs nothing but evenness.
-        var start = unchecked(++cursor);
-        var i = replicas[(int)((uint)start % (uint)replicas.Length)];
+        // A plain increment: two sessions racing may take the same turn, which costs nothing but evenness.
+        var turn = unchecked(++cursor);
         var now = snapshot.AnyBreakerOpen ? Stopwatch.GetTimestamp() : 0;
+        if (policy == ReadPolicy.RoundRobin)
+        {
+            // The turns go over the replicas that qualify now: a turn that fell through from one that does not (lagging,
+            // broken, excluded) to the next would give that one a double share. At most 64 hosts, so one word holds them.
+            var qualifying = 0UL;
+            var count = 0;
+            foreach (var r in replicas)
+            {
+                if (Qualifies(hosts[r], r, maxLagTicks, excluded, now) && Covers(hosts[r], required))
+                {
+                    qualifying |= 1UL << r;
+                    count++;
+                }
+            }
+
+            if (count == 0)
+            {
+                return -1;
+            }
+
+            for (var skip = (int)((uint)turn % (uint)count); skip > 0; skip--)
+            {
+                qualifying &= qualifying - 1;
+            }
+
+            return BitOperations.TrailingZeroCount(qualifying);
+        }
+
+        // The best score wins; ties go to the first from a turning start, so that equal replicas share the reads.
         var best = -1;
         var bestScore = long.MaxValue;
-        for (var k = 0; k < n; k++, i++)
+        var first = (int)((uint)turn % (uint)replicas.Length);
+        for (var k = 0; k < replicas.Length; k++)
         {
-            if (i == n)
-            {
-                i = 0;
-            }
-
+            var i = replicas[(first + k) % replicas.Length];
             var h = hosts[i];
-            if (h.Role != HostRole.Replica || !h.Reachable || h.LagTicks < 0 || h.LagTicks > maxLagTicks || (excluded & (1UL << i)) != 0
-                || (h.Breaker != BreakerState.Closed && (h.Breaker == BreakerState.HalfOpen || now < h.BreakerUntil)))
+            if (!Qualifies(h, i, maxLagTicks, excluded, now))
             {
                 continue;
             }
 
-            var score = policy switch
-            {
-                ReadPolicy.LeastOutstanding => Volatile.Read(ref endpoints[i].Outstanding),
-                ReadPolicy.LowestLag => h.LagTicks,
-                _ => 0,
-            };
+            var score = policy == ReadPolicy.LeastOutstanding ? Volatile.Read(ref endpoints[i].Outstanding) : h.LagTicks;
 
             // The position check (a virtual call) last, and only for a host that would win.
-            if (score >= bestScore || (required is not null && (h.Position is null || !h.Position.Covers(required))))
+            if (score < bestScore && Covers(h, required))
             {
-                continue;
+                best = i;
+                bestScore = score;
             }
-
-            if (policy == ReadPolicy.RoundRobin)
-            {
-                return i;
-            }
-
-            best = i;
-            bestScore = score;
         }
 
         return best;
     }
+
+    // A replica, reachable, not excluded, its lag known and within the limit, its circuit closed or its break over.
+    private static bool Qualifies(HostState h, int index, long maxLagTicks, ulong excluded, long now) =>
+        h.Role == HostRole.Replica && h.Reachable && h.LagTicks >= 0 && h.LagTicks <= maxLagTicks && (excluded & (1UL << index)) == 0
+        && BreakerAllows(h, now);
+
+    private static bool Covers(HostState h, ReplicationPosition? required) =>
+        required is null || (h.Position is not null && h.Position.Covers(required));
 
     /// <summary>Whether a host's circuit lets a connection attempt through now.</summary>
     public static bool BreakerAllows(HostState h, long now) =>

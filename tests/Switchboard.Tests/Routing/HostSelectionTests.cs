@@ -76,6 +76,22 @@ public sealed class HostSelectionTests : IDisposable
     }
 
     [Fact]
+    public void Round_robin_shares_the_reads_evenly_among_the_replicas_that_qualify()
+    {
+        // The middle replica lags: its turns must not all fall to the replica after it.
+        _set.Publish(Snapshot(Replica(), Replica(lagTicks: 6 * Second), Replica()));
+        var counts = Enumerable.Range(0, 60).Select(_ => _set.ChooseReplica(null)).GroupBy(i => i).ToDictionary(g => g.Key, g => g.Count());
+        Assert.Equal(30, counts[1]);
+        Assert.Equal(30, counts[3]);
+
+        // The same when a read-your-writes position rules one out.
+        _set.Publish(Snapshot(Replica(position: Lsn("0/3000000")), Replica(position: Lsn("0/1000000")), Replica(position: Lsn("0/3000000"))));
+        counts = Enumerable.Range(0, 60).Select(_ => _set.ChooseReplica(Lsn("0/2000000"))).GroupBy(i => i).ToDictionary(g => g.Key, g => g.Count());
+        Assert.Equal(30, counts[1]);
+        Assert.Equal(30, counts[3]);
+    }
+
+    [Fact]
     public void Of_several_hosts_that_say_they_are_primary_the_last_promoted_is_chosen_and_a_tie_refuses_writes()
     {
         static HostState Primary(long? term) => new(HostRole.Primary, true, 0, null, BreakerState.Closed, 0, null, null, null) { Term = term };
