@@ -26,9 +26,12 @@ public sealed partial class MySqlDialect : Dialect
     // Physical connections that already had their result charset fixed, by server (host, port) and thread id: thread
     // ids are unique per server only, and one named database may span several servers (replicas).
     private readonly ConcurrentDictionary<(string Server, int ThreadId), byte> _prepared = new();
-    // One per server host for the whole process: the thread pool that MySql.Data can starve is the process's (see
-    // OpenAsync), and a host that hangs must not hold up opens to every other.
+    // One per server (host and port) for the whole process: the thread pool that MySql.Data can starve is the process's
+    // (see OpenAsync), and a server that hangs must not hold up opens to every other.
     private static readonly ConcurrentDictionary<string, SemaphoreSlim> OpenGates = new(StringComparer.OrdinalIgnoreCase);
+
+    // Connection string -> "host:port", so that the string is parsed once, not at every checkout.
+    private static readonly ConcurrentDictionary<string, string> GateKeys = new(StringComparer.Ordinal);
 
     /// <summary>Uses the MySQL driver the application references (MySqlConnector first, then MySql.Data).</summary>
     public MySqlDialect()
@@ -148,11 +151,18 @@ public sealed partial class MySqlDialect : Dialect
 
         // MySql.Data's OpenAsync blocks its thread, and its TCP connect then waits for a task that needs another pool
         // thread to complete. A burst of new connections opened on pool threads can therefore block every pool thread
-        // (seen: each open stuck until the server's connect_timeout reset it). One blocking open at a time leaves the rest
-        // of the pool free to complete it; the others wait asynchronously. A pooled open takes microseconds. One gate per
-        // host: a hung server blocks only the opens to it (each until its connect timeout).
-        var gate = OpenGates.GetOrAdd(connection.DataSource ?? "", static _ => new SemaphoreSlim(1, 1));
-        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        // (seen: each open stuck until the server's connect_timeout reset it). One blocking open at a time per server
+        // leaves the rest of the pool free to complete it; the others wait asynchronously, for no longer than the connect
+        // timeout. A pooled open takes microseconds.
+        var server = GateKey(connection);
+        var gate = OpenGates.GetOrAdd(server, static _ => new SemaphoreSlim(1, 1));
+        var timeout = connection.ConnectionTimeout > 0 ? TimeSpan.FromSeconds(connection.ConnectionTimeout) : Timeout.InfiniteTimeSpan;
+        if (!await gate.WaitAsync(timeout, cancellationToken).ConfigureAwait(false))
+        {
+            throw new TimeoutException($"No connection to {server} could be opened within {timeout.TotalSeconds:0} s: opens to that server "
+                + "queue behind one another (the MySQL driver blocks a thread while it connects), and the one ahead did not finish");
+        }
+
         try
         {
             connection.Open();
@@ -161,6 +171,27 @@ public sealed partial class MySqlDialect : Dialect
         {
             gate.Release();
         }
+    }
+
+    private static string GateKey(DbConnection connection)
+    {
+        var connectionString = connection.ConnectionString;
+        if (GateKeys.TryGetValue(connectionString, out var key))
+        {
+            return key;
+        }
+
+        var builder = new DbConnectionStringBuilder { ConnectionString = connectionString };
+        var host = builder.TryGetValue("Server", out var s) ? Convert.ToString(s, CultureInfo.InvariantCulture) : connection.DataSource;
+        var port = builder.TryGetValue("Port", out var p) ? Convert.ToString(p, CultureInfo.InvariantCulture) : "3306";
+        key = $"{host}:{port}";
+        if (GateKeys.Count > 10_000)
+        {
+            GateKeys.Clear(); // thousands of tenant databases: forgetting costs one parse each
+        }
+
+        GateKeys.TryAdd(connectionString, key);
+        return key;
     }
 
     public override async ValueTask OnConnectionOpenedAsync(DbConnection connection, DatabaseDefinition definition, bool async,

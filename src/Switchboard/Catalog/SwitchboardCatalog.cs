@@ -127,30 +127,83 @@ public sealed partial class SwitchboardCatalog : IDisposable, IAsyncDisposable
 
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
-            Transactions.Dispose();
-            DisposeTenants();
-            foreach (var slot in _slots.Values)
+            return;
+        }
+
+        // Every part is disposed even when one fails (its pools and monitors would otherwise live on); the failures follow.
+        List<Exception>? failures = null;
+        Step(Transactions.Dispose, ref failures);
+        Step(DisposeTenants, ref failures);
+        foreach (var slot in _slots.Values)
+        {
+            if (slot.Created is { } engine)
             {
-                slot.Created?.Dispose();
+                Step(engine.Dispose, ref failures);
+            }
+        }
+
+        ThrowIfAny(failures);
+
+        static void Step(Action dispose, ref List<Exception>? failures)
+        {
+            try
+            {
+                dispose();
+            }
+            catch (Exception e)
+            {
+                (failures ??= []).Add(e);
             }
         }
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
-            await Transactions.DisposeAsync().ConfigureAwait(false);
-            await DisposeTenantsAsync().ConfigureAwait(false);
-            foreach (var slot in _slots.Values)
+            return;
+        }
+
+        List<Exception>? failures = null;
+        failures = await StepAsync(Transactions.DisposeAsync, failures).ConfigureAwait(false);
+        failures = await StepAsync(DisposeTenantsAsync, failures).ConfigureAwait(false);
+        foreach (var slot in _slots.Values)
+        {
+            if (slot.Created is { } engine)
             {
-                if (slot.Created is { } engine)
-                {
-                    await engine.DisposeAsync().ConfigureAwait(false);
-                }
+                failures = await StepAsync(engine.DisposeAsync, failures).ConfigureAwait(false);
             }
+        }
+
+        ThrowIfAny(failures);
+
+        static async ValueTask<List<Exception>?> StepAsync(Func<ValueTask> dispose, List<Exception>? failures)
+        {
+            try
+            {
+                await dispose().ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                (failures ??= []).Add(e);
+            }
+
+            return failures;
+        }
+    }
+
+    private static void ThrowIfAny(List<Exception>? failures)
+    {
+        if (failures is [var only])
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(only);
+        }
+
+        if (failures is { Count: > 1 })
+        {
+            throw new AggregateException("Disposing the catalog failed in several places; everything else was disposed.", failures);
         }
     }
 

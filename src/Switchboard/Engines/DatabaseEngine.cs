@@ -153,18 +153,45 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
 
     /// <summary>Checks out a connection; on a replicated database <paramref name="route"/> (null: the primary) picks the host.</summary>
     internal ValueTask<DbConnection> OpenConnectionAsync(SessionRoute? route, IOBehavior io, CancellationToken cancellationToken, long startedTimestamp = 0) =>
-        OpenConnectionAsync(route, io, prePing: Definition.Pool.PrePing, startedTimestamp, cancellationToken);
+        OpenConnectionAsync(route, io, prePing: Definition.Pool.PrePing, slotTaken: false, startedTimestamp, cancellationToken);
 
-    private async ValueTask<DbConnection> OpenConnectionAsync(SessionRoute? route, IOBehavior io, bool prePing, long startedTimestamp,
+    /// <summary>
+    /// Takes a pool slot ahead of the open that will use it (<see cref="OpenWithTakenSlotAsync"/>), or gives it back with
+    /// <see cref="ReturnSlot"/>. A distributed transaction takes its participants' slots one at a time in one fixed order
+    /// before it opens them all at once: two transactions taking them in different orders could each hold the last slot of
+    /// one pool while waiting for the other's, until the checkout timeout.
+    /// </summary>
+    internal ValueTask TakeSlotAsync(IOBehavior io, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        return AcquireAsync(io, cancellationToken);
+    }
+
+    internal void ReturnSlot() => _gate.Release();
+
+    /// <summary>Checks out a connection on the primary with a slot taken by <see cref="TakeSlotAsync"/>; the slot is the connection's from here on, even if the open fails.</summary>
+    internal ValueTask<DbConnection> OpenWithTakenSlotAsync(IOBehavior io, CancellationToken cancellationToken) =>
+        OpenConnectionAsync(route: null, io, prePing: Definition.Pool.PrePing, slotTaken: true, startedTimestamp: 0, cancellationToken);
+
+    private async ValueTask<DbConnection> OpenConnectionAsync(SessionRoute? route, IOBehavior io, bool prePing, bool slotTaken, long startedTimestamp,
         CancellationToken cancellationToken)
     {
+        if (_disposed != 0 && slotTaken)
+        {
+            _gate.Release();
+        }
+
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         if (startedTimestamp == 0)
         {
             startedTimestamp = Stopwatch.GetTimestamp();
         }
 
-        await AcquireAsync(io, cancellationToken).ConfigureAwait(false);
+        if (!slotTaken)
+        {
+            await AcquireAsync(io, cancellationToken).ConfigureAwait(false);
+        }
+
         if (_budget is not null)
         {
             try
@@ -210,7 +237,7 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
             {
                 // The pooled connection was dead: the pool has been cleared, so the next one is fresh (and not pinged again).
                 await CloseAsync(connection, io).ConfigureAwait(false);
-                return await OpenConnectionAsync(route, io, prePing: false, startedTimestamp, cancellationToken).ConfigureAwait(false);
+                return await OpenConnectionAsync(route, io, prePing: false, slotTaken: false, startedTimestamp, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (Exception e)

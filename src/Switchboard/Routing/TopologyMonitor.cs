@@ -73,8 +73,9 @@ internal sealed partial class TopologyMonitor : IDisposable, IAsyncDisposable
                 {
                     await RunRoundAsync(IOBehavior.Asynchronous, stop).ConfigureAwait(false);
                 }
-                catch (Exception e) when (e is not OperationCanceledException && e is InvalidOperationException or ObjectDisposedException or DbException)
+                catch (Exception e) when (!stop.IsCancellationRequested)
                 {
+                    // Anything, a driver's bug included: a monitor that stopped would leave routing on its last snapshot.
                     LogRoundFailed(_logger, _set.Name, e.GetType().Name);
                 }
             }
@@ -152,15 +153,7 @@ internal sealed partial class TopologyMonitor : IDisposable, IAsyncDisposable
                 // A pool of the monitor's own, so that its connection never competes with sessions for Pool:MaxSize.
                 connection = (_sources[index] ??= dialect.CreateDataSource(host.Definition)).CreateConnection();
                 _connections[index] = connection;
-                if (async)
-                {
-                    await connection.OpenAsync(token).ConfigureAwait(false);
-                }
-                else
-                {
-                    connection.Open();
-                }
-
+                await dialect.OpenAsync(connection, async, token).ConfigureAwait(false);
                 await dialect.OnConnectionOpenedAsync(connection, host.Definition, async, token).ConfigureAwait(false);
             }
 

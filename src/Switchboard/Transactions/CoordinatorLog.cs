@@ -210,12 +210,14 @@ internal sealed class CoordinatorLog : IAsyncDisposable
 
     /// <summary>
     /// Whether a failed write may still have landed: a log in a database whose connection was lost (or timed out) after the
-    /// write was sent. A connection that could not be opened, or a log file that refused the write, recorded nothing.
+    /// write was sent, or an unexpected failure (a driver's bug) anywhere. A connection that could not be opened, or a log
+    /// file that refused the write, recorded nothing.
     /// </summary>
     public bool MayHaveLanded(TransactionLogException failure) =>
-        Folder is null
-        && failure.InnerException is { } cause and not (DatabaseConnectionException or PoolTimeoutException)
-        && _engine.Dialect.Classify(cause) is DatabaseErrorKind.ConnectionLost or DatabaseErrorKind.Timeout;
+        failure.InnerException is { } cause
+        && (cause is not (DbException or IOException or UnauthorizedAccessException or InvalidOperationException or TimeoutException)
+            || (Folder is null && cause is not (DatabaseConnectionException or PoolTimeoutException)
+                && _engine.Dialect.Classify(cause) is DatabaseErrorKind.ConnectionLost or DatabaseErrorKind.Timeout));
 
     /// <summary>Queues a finished transaction's decision for deletion, with a later flush or the background tick.</summary>
     public void Forget(string globalId)
@@ -281,8 +283,9 @@ internal sealed class CoordinatorLog : IAsyncDisposable
         {
             await WriteAsync(batch, forgets, io).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is DbException or SwitchboardException or IOException or InvalidOperationException or TimeoutException)
+        catch (Exception e)
         {
+            // Every failure, the unexpected ones too: a follower must never read an unset outcome as a recorded one.
             foreach (var p in batch)
             {
                 p.Error = e;
@@ -427,6 +430,12 @@ internal sealed class CoordinatorLog : IAsyncDisposable
                 var id = GlobalTransactionId.Base36(RandomNumberGenerator.GetInt32(int.MaxValue));
                 if (!claim(id))
                 {
+                    // Taken by another run: among two billion ids, a hundred in a row means something else is wrong.
+                    if (attempt >= 100)
+                    {
+                        throw new IOException($"No free incarnation id after {attempt + 1} attempts: every lock file tried already exists.");
+                    }
+
                     continue;
                 }
 

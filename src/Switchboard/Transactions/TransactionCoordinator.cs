@@ -120,8 +120,17 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
                 // The lock is taken before the row is written, and held until this process ends (kill -9 included), so
                 // recovery elsewhere never sees this run without it.
                 var folder = _log!.Folder;
-                var id = await _log.RegisterIncarnationAsync(candidate => folder is null || TryLock(folder, candidate), io, cancellationToken)
-                    .ConfigureAwait(false);
+                string id;
+                try
+                {
+                    id = await _log.RegisterIncarnationAsync(candidate => folder is null || TryLock(folder, candidate), io, cancellationToken)
+                        .ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw new TransactionLogException($"The transaction log ({Settings.LogLocation}) cannot take this process's lock file: {e.Message}", e);
+                }
+
                 if (folder is null && _disposed == 0)
                 {
                     // Heartbeats on a loop of their own: retries and recovery passes that wait on an unreachable database
@@ -176,8 +185,10 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
             {
                 return;
             }
-            catch (Exception e) when (e is DbException or IOException or InvalidOperationException or TimeoutException)
+            catch (Exception e)
             {
+                // Any failure, a driver's bug included: a heartbeat loop that ended would let recovery elsewhere take this
+                // process for ended.
                 LogBackgroundFailed(_logger, e.GetType().Name, SecretMasker.Scrub(e.Message, AllSecrets));
             }
         }
@@ -358,16 +369,17 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
 
     private bool TryLock(string folder, string incarnation)
     {
+        var path = LockPath(folder, incarnation);
         try
         {
-            var stream = new FileStream(LockPath(folder, incarnation), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None);
+            var stream = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None);
             _incarnationLock?.Dispose(); // a candidate whose row could not be written
             _incarnationLock = stream;
             return true;
         }
-        catch (IOException)
+        catch (IOException) when (File.Exists(path))
         {
-            return false; // that id's lock file exists: another run has it
+            return false; // that id's lock file exists: another run has it. Any other failure (a full disk) is thrown, not retried.
         }
     }
 
@@ -662,9 +674,10 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
             {
                 return;
             }
-            catch (Exception e) when (e is DbException or IOException or InvalidOperationException or TimeoutException or UnauthorizedAccessException)
+            catch (Exception e)
             {
-                // SwitchboardException is a DbException: an unreachable log or database; the next tick tries again.
+                // An unreachable log or database (SwitchboardException is a DbException), or anything unexpected: the next
+                // tick tries again. The loop must not end while branches wait for it.
                 var errorType = e.GetType().Name;
                 LogBackgroundFailed(_logger, errorType, SecretMasker.Scrub(e.Message, AllSecrets));
                 try

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Switchboard.MySql;
 using Switchboard.Tests.Rig;
 using Switchboard.Tests.Sessions;
@@ -34,6 +35,50 @@ public sealed class MySqlSessionTests(DatabaseServers servers) : SessionContract
         var version = catalog.GetEngine("main").ServerVersion;
         Assert.Contains("MariaDB", version);
         Assert.DoesNotContain("5.5.5-", version);
+    }
+
+    [Fact]
+    public async Task A_server_that_never_answers_holds_up_only_the_opens_to_itself_and_those_for_no_longer_than_the_connect_timeout()
+    {
+        // Accepts connections and never sends the handshake: MySql.Data's open blocks its thread until its connect timeout.
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start();
+        var silentPort = ((System.Net.IPEndPoint)silent.LocalEndpoint).Port;
+        await using var catalog = SwitchboardCatalog.CreateBuilder()
+            .AddDatabase("silent", $"mysql://app:{Uri.EscapeDataString(servers.MyPassword)}@127.0.0.1:{silentPort}/nothing",
+                o => o.ConnectTimeout = TimeSpan.FromSeconds(3))
+            .AddDatabase("main", servers.MyUrl("mysql"))
+            .Build();
+
+        async Task QuerySilentAsync()
+        {
+            await using var session = catalog.OpenSession("silent");
+            await session.ExecuteScalarAsync<int>("SELECT 1");
+        }
+
+        var first = Task.Run(QuerySilentAsync);
+        await Task.Delay(300);
+        var second = Task.Run(QuerySilentAsync);
+
+        // Same host, another port: not queued behind the silent server (it was, when opens were gated by host name only).
+        var started = Stopwatch.StartNew();
+        await using (var session = catalog.OpenSession("main"))
+        {
+            Assert.Equal(1, await session.ExecuteScalarAsync<int>("SELECT 1"));
+        }
+
+        Assert.InRange(started.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(2));
+
+        // Both opens to the silent server fail as connection failures naming it. The first at its connect timeout; the
+        // second waited for the first (at most a connect timeout), then made its own attempt: never an unbounded queue.
+        foreach (var (open, limit) in new[] { (first, 5), (second, 8) })
+        {
+            var error = await Assert.ThrowsAsync<DatabaseConnectionException>(() => open);
+            Assert.InRange(started.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(limit));
+            Assert.Contains("'silent'", error.Message);
+            Assert.Contains($"127.0.0.1:{silentPort}", error.Message);
+            Assert.DoesNotContain(servers.MyPassword, error.ToString());
+        }
     }
 
     [Fact]

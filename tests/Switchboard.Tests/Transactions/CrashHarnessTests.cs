@@ -125,20 +125,32 @@ public sealed class CrashHarnessTests(DatabaseServers servers, ITestOutputHelper
         process.BeginOutputReadLine();
         var stderr = process.StandardError.ReadToEndAsync();
         var killed = false;
-        if (killAfter is { } delay)
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        try
         {
-            // kill -9 somewhere in the middle of the transfers.
-            await Task.WhenAny(transfersStarted.Task, process.WaitForExitAsync());
-            await Task.Delay(delay);
+            if (killAfter is { } delay)
+            {
+                // kill -9 somewhere in the middle of the transfers.
+                await Task.WhenAny(transfersStarted.Task, process.WaitForExitAsync(timeout.Token));
+                await Task.Delay(delay);
+                if (!process.HasExited)
+                {
+                    process.Kill();
+                    killed = true;
+                }
+            }
+
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        finally
+        {
+            // A harness that hangs must not live on, holding connections and prepared branches, after its trial failed.
             if (!process.HasExited)
             {
-                process.Kill();
-                killed = true;
+                process.Kill(entireProcessTree: true);
             }
         }
 
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await process.WaitForExitAsync(timeout.Token);
         var error = await stderr;
         lock (stdout)
         {

@@ -656,6 +656,38 @@ public sealed class DistributedTransactionTests(DatabaseServers servers) : IAsyn
     }
 
     [Fact]
+    public async Task Transactions_naming_their_databases_in_opposite_orders_do_not_hold_each_other_s_last_pool_slot()
+    {
+        // Pools of one: a transaction holding one pool's only connection while waiting for the other's would wait for
+        // one holding the other way round until the checkout timeout.
+        var catalog = _rig.Track(SwitchboardCatalog.CreateBuilder()
+            .AddDatabase("orders", _rig.OrdersUrl, o => { o.Pool.MaxSize = 1; o.Pool.CheckoutTimeout = TimeSpan.FromSeconds(5); })
+            .AddDatabase("billing", _rig.BillingUrl, o => { o.Pool.MaxSize = 1; o.Pool.CheckoutTimeout = TimeSpan.FromSeconds(5); })
+            .ConfigureTransactions(o =>
+            {
+                o.LogFolder = _rig.LogFolder;
+                o.CoordinatorName = "tests";
+                o.RecoverOnStart = false;
+            })
+            .Build());
+
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        await Task.WhenAll(new[] { new[] { "orders", "billing" }, ["billing", "orders"] }.Select(order => Task.Run(async () =>
+        {
+            for (var i = 0; i < 25; i++)
+            {
+                await using var tx = await catalog.BeginDistributedAsync(order);
+                await tx.Session(order[0]).ExecuteAsync("UPDATE accounts SET balance = balance WHERE id = 1");
+                await tx.RollbackAsync();
+            }
+        })));
+
+        Assert.InRange(started.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(30));
+        Assert.Equal(0, catalog.GetEngine("orders").GetPoolStatistics().InUse);
+        Assert.Equal(0, catalog.GetEngine("billing").GetPoolStatistics().InUse);
+    }
+
+    [Fact]
     public async Task Sessions_of_a_distributed_transaction_refuse_their_own_commit_and_end_with_it()
     {
         var catalog = _rig.Catalog();
