@@ -73,6 +73,7 @@ internal static class RecoverCommand
                         branch = a.Branch,
                         action = JsonNamingPolicy.CamelCase.ConvertName(a.Action.ToString()),
                         detail = a.Detail,
+                        otherLog = a.OtherLogId,
                     }),
                     problems = report.Problems.Select(p => new { database = p.Database, message = p.Message }),
                 }, CliJson.Options)).ConfigureAwait(false);
@@ -83,8 +84,9 @@ internal static class RecoverCommand
             }
 
             // A dry run that would commit or roll back something reports it as left in doubt (exit 1), like a real run
-            // that could not: a monitoring job can run --dry-run.
-            return report.IsComplete ? SwitchboardCli.Ok : SwitchboardCli.Failed;
+            // that could not: a monitoring job can run --dry-run. So is a run that found no log here but prepared
+            // transactions of some Switchboard log: most likely this application's, looked for in the wrong place.
+            return report.IsComplete && !Orphaned(report).Any() ? SwitchboardCli.Ok : SwitchboardCli.Failed;
         });
         return command;
     }
@@ -123,13 +125,25 @@ internal static class RecoverCommand
                 : $"{report.ForgottenDecisions} decision(s) of finished transactions removed from the log.");
         }
 
-        console.MarkupLine(report.IsComplete
+        var orphaned = Orphaned(report).ToList();
+        if (orphaned.Count > 0)
+        {
+            console.MarkupLine($"[yellow]{orphaned.Count} prepared transaction(s) of Switchboard log(s) {Markup.Escape(string.Join(", ", orphaned.Distinct()))} "
+                + "are in doubt, and no log was found here to decide them.[/] If they are this application's, run recover where its log is "
+                + "(--log-folder, or --log-database when it keeps its log in a database); they were left alone.");
+        }
+
+        console.MarkupLine(report.IsComplete && orphaned.Count == 0
             ? "[green]Nothing of this application's is left in doubt.[/]"
             : report.DryRun
                 ? "Dry run: nothing was changed."
                 : "[yellow]Something is left in doubt: run recover again once every database is reachable.[/]");
         console.MarkupLine($"[grey]{Markup.Escape(context.ConfigurationSource)}[/]");
     }
+
+    // Without a log of its own, recovery cannot tell this application's branches from another's: each is one with a log id.
+    private static IEnumerable<string> Orphaned(RecoveryReport report) =>
+        report.LogFound ? [] : report.Actions.Where(a => a.OtherLogId is not null).Select(a => a.OtherLogId!);
 
     private static string Describe(RecoveryActionKind action) => action switch
     {

@@ -17,6 +17,7 @@ public sealed partial class SwitchboardCatalog : IDisposable, IAsyncDisposable
     private readonly ILogger _sessionLogger;
     private int _enginesCreated;
     private int _disposed;
+    private int _disposeStarted;
 
     internal SwitchboardCatalog(IReadOnlyList<DatabaseDefinition> definitions, ILoggerFactory loggerFactory, TransactionSettings transactions)
     {
@@ -127,14 +128,16 @@ public sealed partial class SwitchboardCatalog : IDisposable, IAsyncDisposable
 
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        if (Interlocked.Exchange(ref _disposeStarted, 1) != 0)
         {
             return;
         }
 
         // Every part is disposed even when one fails (its pools and monitors would otherwise live on); the failures follow.
+        // The coordinator first, while the engines still serve it: its last sweep of commit records must not be cut short.
         List<Exception>? failures = null;
         Step(Transactions.Dispose, ref failures);
+        Volatile.Write(ref _disposed, 1);
         Step(DisposeTenants, ref failures);
         foreach (var slot in _slots.Values)
         {
@@ -161,13 +164,14 @@ public sealed partial class SwitchboardCatalog : IDisposable, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        if (Interlocked.Exchange(ref _disposeStarted, 1) != 0)
         {
             return;
         }
 
         List<Exception>? failures = null;
         failures = await StepAsync(Transactions.DisposeAsync, failures).ConfigureAwait(false);
+        Volatile.Write(ref _disposed, 1);
         failures = await StepAsync(DisposeTenantsAsync, failures).ConfigureAwait(false);
         foreach (var slot in _slots.Values)
         {

@@ -138,7 +138,9 @@ internal sealed class CoordinatorLog : IAsyncDisposable
         }
 
         var problems = new List<string>();
-        var request = new ConnectionRequest("(transaction log)", null, "Data Source=" + path, null, PoolSettings.Default with { MaxSize = 4 },
+        // Quoted as a connection string needs: a folder may contain ';' or '='.
+        var connectionString = new DbConnectionStringBuilder { ["Data Source"] = path }.ConnectionString;
+        var request = new ConnectionRequest("(transaction log)", null, connectionString, null, PoolSettings.Default with { MaxSize = 4 },
             TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30), []);
         var connection = sqlite.CreateSettings(request, problems)
             ?? throw new InvalidOperationException($"The transaction log '{path}' cannot be opened: {string.Join("; ", problems)}");

@@ -402,6 +402,9 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
         return problem;
     }
 
+    // CanKeepDecisionsAsync's answer for a database not ready for two-phase commit at all (compared by reference).
+    private static readonly string NotReady = new('-', 1);
+
     /// <summary>
     /// Whether every one of <paramref name="engines"/> can keep its branch's commit record (its decision table exists or can
     /// be created), asked once per engine. A database where Switchboard may not create the table makes the transactions it
@@ -430,8 +433,20 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
                     string? problem;
                     try
                     {
-                        problem = await EngineWork.WithConnectionAsync(engine, io, cancellationToken,
-                            connection => EnsureDecisionTableAsync(engine, connection, io, cancellationToken)).ConfigureAwait(false);
+                        problem = await EngineWork.WithConnectionAsync(engine, io, cancellationToken, async connection =>
+                        {
+                            // A database that cannot prepare is refused when the branch begins; no table is made there first.
+                            if (engine.Definition.CanPrepare && await CheckReadyAsync(engine, connection, io, cancellationToken).ConfigureAwait(false) is not null)
+                            {
+                                return NotReady;
+                            }
+
+                            return await EnsureDecisionTableAsync(engine, connection, io, cancellationToken).ConfigureAwait(false);
+                        }).ConfigureAwait(false);
+                        if (ReferenceEquals(problem, NotReady))
+                        {
+                            return false; // not remembered: the begin reports why, and a server configured later is used
+                        }
                     }
                     catch (Exception e) when (e is DbException or IOException or InvalidOperationException or TimeoutException)
                     {
@@ -674,6 +689,10 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
             {
                 return;
             }
+            catch (Exception) when (token.IsCancellationRequested)
+            {
+                return; // disposal: whatever failed on the way out is not worth a warning
+            }
             catch (Exception e)
             {
                 // An unreachable log or database (SwitchboardException is a DbException), or anything unexpected: the next
@@ -740,10 +759,11 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
             }
             catch (Exception e) when (e is DbException or IOException or InvalidOperationException or TimeoutException)
             {
-                item.Due = DateTimeOffset.UtcNow + item.Backoff;
-                item.Backoff = TimeSpan.FromTicks(Math.Min(item.Backoff.Ticks * 2, Settings.MaxRetryInterval.Ticks));
+                var wait = item.Backoff;
+                item.Due = DateTimeOffset.UtcNow + wait;
+                item.Backoff = TimeSpan.FromTicks(Math.Min(wait.Ticks * 2, Settings.MaxRetryInterval.Ticks));
                 var errorType = e.GetType().Name;
-                LogRetryFailed(_logger, item.GlobalId, item.Database, errorType, item.Backoff.TotalSeconds);
+                LogRetryFailed(_logger, item.GlobalId, item.Database, errorType, wait.TotalSeconds);
             }
         }
     }
@@ -762,12 +782,28 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
         }
 
         // One unreachable database must not keep the others' rows: each is tried, and what failed waits for the next tick.
+        // A cancellation (disposal) puts back everything not yet deleted, for the final sweep: a record dropped here would
+        // outlive its siblings for good.
         Exception? failure = null;
-        foreach (var (engine, globalIds) in byEngine)
+        var pending = byEngine.ToList();
+        for (var k = 0; k < pending.Count; k++)
         {
+            var (engine, globalIds) = pending[k];
             try
             {
                 await DeleteDecisionsAsync(engine, globalIds, IOBehavior.Asynchronous, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                foreach (var (rest, ids) in pending.Skip(k))
+                {
+                    foreach (var id in ids)
+                    {
+                        _tableForgets.Enqueue((rest, id));
+                    }
+                }
+
+                throw;
             }
             catch (Exception e) when (e is DbException or IOException or InvalidOperationException or TimeoutException)
             {
@@ -833,6 +869,8 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
         {
         }
 
+        FinalSweepAsync().AsTask().GetAwaiter().GetResult();
+
         _log?.DisposeAsync(IOBehavior.Synchronous).GetCompletedResult();
         ReleaseIncarnationLock();
     }
@@ -856,12 +894,35 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
             }
         }
 
+        await FinalSweepAsync().ConfigureAwait(false);
         if (_log is { } log)
         {
             await log.DisposeAsync().ConfigureAwait(false);
         }
 
         ReleaseIncarnationLock();
+    }
+
+    /// <summary>
+    /// Deletes the commit records finished transactions left queued, for a few seconds at most: without it a process that
+    /// ends soon after its last commit leaves them behind (recovery elsewhere deletes only complete sets).
+    /// </summary>
+    private async ValueTask FinalSweepAsync()
+    {
+        if (_tableForgets.IsEmpty)
+        {
+            return;
+        }
+
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            await ForgetTableDecisionsAsync(limit.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is DbException or IOException or InvalidOperationException or TimeoutException or OperationCanceledException)
+        {
+            LogBackgroundFailed(_logger, e.GetType().Name, SecretMasker.Scrub(e.Message, AllSecrets));
+        }
     }
 
     private void ReleaseIncarnationLock()

@@ -75,10 +75,10 @@ internal static class TransactionRecovery
 
                 if (log is null || !GlobalTransactionId.TryParse(branch.GlobalId, out var id) || id.LogId != log.LogId)
                 {
-                    var whose = GlobalTransactionId.TryParse(branch.GlobalId, out var other)
-                        ? $"another Switchboard coordinator's (log {other.LogId}, '{other.Coordinator}')"
-                        : "not prepared by Switchboard";
-                    actions.Add(new RecoveryAction(branch.GlobalId, definition.Name, branch.Qualifier, RecoveryActionKind.Foreign, $"{whose}: left alone"));
+                    var isSwitchboards = GlobalTransactionId.TryParse(branch.GlobalId, out var other);
+                    var whose = isSwitchboards ? $"another Switchboard coordinator's (log {other.LogId}, '{other.Coordinator}')" : "not prepared by Switchboard";
+                    actions.Add(new RecoveryAction(branch.GlobalId, definition.Name, branch.Qualifier, RecoveryActionKind.Foreign, $"{whose}: left alone",
+                        isSwitchboards ? other.LogId : null));
                     continue;
                 }
 

@@ -41,6 +41,10 @@ public sealed class PostgreSqlTwoPhaseTests(DatabaseServers servers) : IAsyncLif
         Assert.Equal(0, catalog.GetEngine("legacy").GetPoolStatistics().InUse);
         var log = await catalog.Transactions.GetExistingLogAsync(Internal.IOBehavior.Asynchronous, default);
         Assert.Empty(await _rig.PreparedAsync("." + log!.LogId + "."));
+        await using (var refused = catalog.OpenSession("legacy"))
+        {
+            Assert.Null(await refused.ExecuteScalarAsync<string>("SELECT to_regclass('switchboard_tx_decision')::text")); // no table made there
+        }
 
         // The same server, configured as unable to prepare, joins as the last resource and commits with the others.
         await using var tx = await catalog.BeginDistributedAsync("orders", "billing", "legacy-lr");

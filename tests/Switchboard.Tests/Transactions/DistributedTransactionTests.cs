@@ -52,6 +52,43 @@ public sealed class DistributedTransactionTests(DatabaseServers servers) : IAsyn
     }
 
     [Fact]
+    public async Task A_process_that_ends_right_after_its_commits_leaves_no_commit_record_behind()
+    {
+        // Each run: commit, then dispose at once. The records of finished transactions are swept at disposal, not left for
+        // a background tick that disposal cancels (a record whose sibling was deleted would stay for good).
+        for (var run = 0; run < 4; run++)
+        {
+            await using var catalog = _rig.Catalog();
+            for (var i = 0; i < 3; i++)
+            {
+                await using var tx = await catalog.BeginDistributedAsync("orders", "billing");
+                await TwoPhaseRig.TransferAsync(tx, "orders", "billing", 1, async: true);
+                await tx.CommitAsync();
+            }
+        }
+
+        await using var pg = await _rig.Observer.GetEngine("orders").OpenConnectionAsync();
+        Assert.Equal(0, await pg.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM switchboard_tx_decision"));
+        await using var my = await _rig.Observer.GetEngine("billing").OpenConnectionAsync();
+        Assert.Equal(0, await my.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM switchboard_tx_decision"));
+    }
+
+    [Fact]
+    public async Task A_log_folder_whose_path_holds_connection_string_characters_works()
+    {
+        var folder = Path.Combine(_rig.Folder, "log;mode=ro'x");
+        var catalog = _rig.Catalog(o => o.LogFolder = folder);
+        await using (var tx = await catalog.BeginDistributedAsync("orders", "billing", "audit"))
+        {
+            await TwoPhaseRig.TransferAsync(tx, "orders", "billing", 5, async: true);
+            await tx.CommitAsync();
+        }
+
+        Assert.Equal((95, 105, 100), await _rig.BalancesAsync(1));
+        Assert.True(File.Exists(Path.Combine(folder, TransactionCoordinatorOptions.LogFileName)));
+    }
+
+    [Fact]
     public async Task Decision_tables_key_transaction_ids_by_their_exact_bytes()
     {
         // The first distributed transaction creates the tables in both participants.

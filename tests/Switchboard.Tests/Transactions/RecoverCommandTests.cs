@@ -58,6 +58,19 @@ public sealed class RecoverCommandTests(DatabaseServers servers) : IAsyncLifetim
         }
 
         Assert.Equal((100, 100, 100), await _rig.BalancesAsync(1)); // a dry run changes nothing
+
+        // Run from a folder without the log: the branches look foreign there, but they are Switchboard's, so the run does
+        // not report success (a monitoring job started in the wrong folder would stay green).
+        var elsewhere = Path.Combine(_rig.Folder, "elsewhere");
+        Directory.CreateDirectory(elsewhere);
+        File.Copy(Path.Combine(workingDirectory, "switchboard.json"), Path.Combine(elsewhere, "switchboard.json"));
+        (code, output, error) = await RunAsync(elsewhere, "recover");
+        Assert.True(code == SwitchboardCli.Failed, output + error);
+        Assert.Contains("no log was found here", output);
+        Assert.Contains(TwoPhaseRig.LogIdOf(tx.Id).Trim('.'), output);
+        Assert.DoesNotContain("Nothing of this application's is left in doubt", output);
+        Assert.Equal((100, 100, 100), await _rig.BalancesAsync(1)); // left alone
+
         (code, output, error) = await RunAsync(workingDirectory, "recover");
         Assert.True(code == SwitchboardCli.Ok, output + error);
         Assert.Contains(tx.Id, output);
