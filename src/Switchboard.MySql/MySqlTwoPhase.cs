@@ -23,6 +23,14 @@ public sealed partial class MySqlDialect
         InsertMetaIfAbsent = "INSERT IGNORE INTO switchboard_tx_meta (name, value) VALUES (@name, @value)",
     }).WithServerClock("TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP(6)) DIV 1000"); // UTC: no daylight-saving hour counted twice
 
+    // A prepared branch stays attached to its session until the session ends. A coordinator whose host died, or was cut off
+    // without a reset, leaves that session open until wait_timeout (8 hours by default), and nobody can finish the branch
+    // until then. Prepared, a session only waits for the coordinator's COMMIT or ROLLBACK, which a live coordinator sends
+    // within ten minutes of the prepare (past that it rolls back): an idle limit of fifteen minutes ends only the sessions
+    // of coordinators that are gone. Completing the branch puts the server's default back, in the same round trip.
+    private const string LimitIdlePrepared = "SET SESSION wait_timeout = 900";
+    private const string RestoreIdleLimit = "SET SESSION wait_timeout = @@GLOBAL.wait_timeout";
+
     public override TransactionTableSql TransactionTables => MySqlTables;
 
     public override async ValueTask<string?> CheckTwoPhaseCommitAsync(DbConnection connection, bool async, CancellationToken cancellationToken)
@@ -59,13 +67,14 @@ public sealed partial class MySqlDialect
 
     public override ValueTask PrepareBranchAsync(DbConnection connection, DbTransaction? transaction, TransactionBranch branch, bool async,
         CancellationToken cancellationToken) =>
-        ExecuteAsync(connection, null, $"XA END {Xid(branch)}; XA PREPARE {Xid(branch)}", async, cancellationToken);
+        ExecuteAsync(connection, null, $"XA END {Xid(branch)}; XA PREPARE {Xid(branch)}; {LimitIdlePrepared}", async, cancellationToken);
 
     public override ValueTask PrepareBranchAsync(DbConnection connection, DbTransaction? transaction, TransactionBranch branch, CommitRecord record,
         bool async, CancellationToken cancellationToken) =>
 
         // One round trip: the row joins the XA branch before it ends.
-        ExecuteAsync(connection, null, $"{MySqlTables.InsertCommitRecord}; XA END {Xid(branch)}; XA PREPARE {Xid(branch)}", record, async, cancellationToken);
+        ExecuteAsync(connection, null, $"{MySqlTables.InsertCommitRecord}; XA END {Xid(branch)}; XA PREPARE {Xid(branch)}; {LimitIdlePrepared}", record, async,
+            cancellationToken);
 
     public override ValueTask CommitBranchOnePhaseAsync(DbConnection connection, DbTransaction? transaction, TransactionBranch branch, bool async,
         CancellationToken cancellationToken) =>
@@ -93,10 +102,10 @@ public sealed partial class MySqlDialect
     }
 
     public override ValueTask CommitPreparedAsync(DbConnection connection, TransactionBranch branch, bool async, CancellationToken cancellationToken) =>
-        ExecuteAsync(connection, null, $"XA COMMIT {Xid(branch)}", async, cancellationToken);
+        ExecuteAsync(connection, null, $"XA COMMIT {Xid(branch)}; {RestoreIdleLimit}", async, cancellationToken);
 
     public override ValueTask RollbackPreparedAsync(DbConnection connection, TransactionBranch branch, bool async, CancellationToken cancellationToken) =>
-        ExecuteAsync(connection, null, $"XA ROLLBACK {Xid(branch)}", async, cancellationToken);
+        ExecuteAsync(connection, null, $"XA ROLLBACK {Xid(branch)}; {RestoreIdleLimit}", async, cancellationToken);
 
     public override async ValueTask<IReadOnlyList<PreparedBranch>> ListPreparedAsync(DbConnection connection, bool async, CancellationToken cancellationToken)
     {

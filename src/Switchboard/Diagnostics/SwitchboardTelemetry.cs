@@ -37,8 +37,10 @@ internal static class SwitchboardTelemetry
     /// <summary>Reserved for a query sent to several databases (shards) at once.</summary>
     public const string FanOutSpan = "switchboard.fan_out";
 
-    /// <summary>Reserved for the commit phase of a distributed transaction over all participants.</summary>
+    /// <summary>The commit of a distributed transaction over all its participants (prepare, decision, phase two).</summary>
     public const string DistributedCommitSpan = "switchboard.distributed_commit";
+
+    public const string TransactionIdTag = "switchboard.transaction.id";
 
     private static readonly ConcurrentDictionary<DatabaseEngine, byte> LiveEngines = new();
 
@@ -124,6 +126,26 @@ internal static class SwitchboardTelemetry
         {
             DistributedTransactions.Add(1, new KeyValuePair<string, object?>(OutcomeTag, outcome), new KeyValuePair<string, object?>(DatabasesTag, string.Join(",", databases)));
         }
+    }
+
+    /// <summary>Starts the span of a distributed commit (null when nobody listens); the participants' statements nest in it.</summary>
+    public static Activity? StartDistributedCommit(string transactionId, IReadOnlyList<string> databases)
+    {
+        if (!Source.HasListeners())
+        {
+            return null;
+        }
+
+        var names = string.Join(",", databases);
+        var activity = Source.StartActivity(DistributedCommitSpan, ActivityKind.Internal);
+        if (activity is not null)
+        {
+            activity.DisplayName = "distributed commit " + names;
+            activity.SetTag(DatabasesTag, names);
+            activity.SetTag(TransactionIdTag, transactionId);
+        }
+
+        return activity;
     }
 
     /// <summary>Records one recovery action on a database: <c>commit</c> or <c>rollback</c> of an in-doubt transaction.</summary>

@@ -271,6 +271,7 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
     private async ValueTask CommitAsync(IOBehavior io, CancellationToken cancellationToken)
     {
         ThrowIfNotActive("commit");
+        using var activity = SwitchboardTelemetry.StartDistributedCommit(Id, Databases);
         try
         {
             await CompleteCommitAsync(io, cancellationToken).ConfigureAwait(false);
@@ -278,10 +279,14 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
         catch (DistributedTransactionException e)
         {
             SwitchboardTelemetry.RecordDistributedTransaction(OutcomeName(e.Outcome), Databases);
+            activity?.SetTag(SwitchboardTelemetry.OutcomeTag, OutcomeName(e.Outcome));
+            activity?.SetTag(SwitchboardTelemetry.ErrorTypeTag, nameof(DistributedTransactionException));
+            activity?.SetStatus(ActivityStatusCode.Error, e.Outcome.ToString());
             throw;
         }
 
         SwitchboardTelemetry.RecordDistributedTransaction(OutcomeName(DistributedOutcome.Committed), Databases);
+        activity?.SetTag(SwitchboardTelemetry.OutcomeTag, OutcomeName(DistributedOutcome.Committed));
     }
 
     private static string OutcomeName(DistributedOutcome outcome) => outcome switch
@@ -678,14 +683,14 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
                 };
                 if (p.State == BranchState.Committed && !commit)
                 {
-                    p.Fail("ROLLBACK PREPARED", new InvalidOperationException(
+                    p.Fail("the rollback of the prepared branch", new InvalidOperationException(
                         $"its prepared branch {p.Branch} was committed by someone else before it could be rolled back (recovery, finding every branch prepared)"));
                 }
 
                 if (p.State == BranchState.RolledBack && commit)
                 {
                     // Finished by someone else, and not as decided: another process's recovery took this one for dead.
-                    p.Fail("COMMIT PREPARED", new InvalidOperationException(
+                    p.Fail("the commit of the prepared branch", new InvalidOperationException(
                         $"its prepared branch {p.Branch} was rolled back by someone else before it could be committed (another process's recovery, taking "
                         + "this one for ended?), so this database did not commit"));
                 }
@@ -695,7 +700,7 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
             catch (Exception e) when (e is DbException or InvalidOperationException or IOException or TimeoutException)
             {
                 p.State = BranchState.InDoubt;
-                p.Fail(commit ? "COMMIT PREPARED" : "ROLLBACK PREPARED", e);
+                p.Fail(commit ? "the commit of the prepared branch" : "the rollback of the prepared branch", e);
                 if (!p.ConnectionLost(e) || fresh is not null)
                 {
                     return;

@@ -981,7 +981,7 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
     [LoggerMessage(EventId = 4006, Level = LogLevel.Warning, Message = "Distributed transactions involving {Database} keep their commit decision in the coordinator log: {Problem}")]
     private static partial void LogDecisionsInLog(ILogger logger, string database, string problem);
 
-    [LoggerMessage(EventId = 4005, Level = LogLevel.Information, Message = "Transaction recovery: {Committed} branches committed, {RolledBack} rolled back, {Left} left for later")]
+    [LoggerMessage(EventId = 4005, Level = LogLevel.Information, Message = "Transaction recovery: branches committed: {Committed}, rolled back: {RolledBack}, left for later: {Left}")]
     private static partial void LogRecovery(ILogger logger, int committed, int rolledBack, int left);
 }
 

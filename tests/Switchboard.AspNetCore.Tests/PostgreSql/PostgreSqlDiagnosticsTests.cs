@@ -165,6 +165,14 @@ public sealed class PostgreSqlDiagnosticsTests(DatabaseServers servers)
             && Equals(m.Tags.GetValueOrDefault(SwitchboardTelemetry.DatabasesTag), first + "," + second)).ToList();
         Assert.Equal(["committed", "rolled_back"], outcomes.Select(m => (string)m.Tags[SwitchboardTelemetry.OutcomeTag]!).Order());
 
+        // One span for the commit, its participants' statements (Npgsql's spans) inside it.
+        var commitSpan = Assert.Single(capture.Spans, a => a.OperationName == "switchboard.distributed_commit"
+            && Equals(a.GetTagItem(SwitchboardTelemetry.DatabasesTag), first + "," + second));
+        Assert.Equal("committed", commitSpan.GetTagItem(SwitchboardTelemetry.OutcomeTag));
+        Assert.Equal($"distributed commit {first},{second}", commitSpan.DisplayName);
+        Assert.Contains(capture.Spans, a => a.Source.Name == "Npgsql" && a.ParentSpanId == commitSpan.SpanId
+            && Equals(a.GetTagItem("switchboard.database"), first));
+
         // A crash after the decision leaves both branches prepared; recovery commits each, and counts it per database.
         await using (var crashing = Catalog(crashAfterDecision: true))
         {

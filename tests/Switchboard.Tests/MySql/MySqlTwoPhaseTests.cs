@@ -75,6 +75,27 @@ public sealed class MySqlTwoPhaseTests(DatabaseServers servers) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_prepared_branch_s_session_ends_after_fifteen_idle_minutes_and_completing_it_restores_the_server_s_limit()
+    {
+        // A coordinator whose host dies leaves its session open until wait_timeout (8 hours by default), the prepared branch
+        // attached to it and its rows locked. Prepared, the session waits no longer than 15 minutes.
+        var engine = _rig.Observer.GetEngine("billing");
+        var dialect = engine.Dialect;
+        var branch = new Dialects.TransactionBranch("sb1.tests.000000000000.idle." + Guid.NewGuid().ToString("N")[..6], "0");
+        await using var connection = await engine.OpenConnectionAsync();
+        var serverDefault = await connection.ExecuteScalarAsync<long>("SELECT @@GLOBAL.wait_timeout");
+        Assert.NotEqual(900, serverDefault);
+        await dialect.BeginBranchAsync(connection, engine.Definition, branch, System.Data.IsolationLevel.Unspecified, true, default);
+        await connection.ExecuteAsync("UPDATE accounts SET balance = balance + 1 WHERE id = 2");
+        await dialect.PrepareBranchAsync(connection, null, branch, true, default);
+        Assert.Equal(900, await connection.ExecuteScalarAsync<long>("SELECT @@SESSION.wait_timeout"));
+
+        await dialect.CommitPreparedAsync(connection, branch, true, default);
+        Assert.Equal(serverDefault, await connection.ExecuteScalarAsync<long>("SELECT @@SESSION.wait_timeout")); // the pooled connection keeps no trace
+        Assert.Equal(101, await _rig.BalanceAsync("billing", 2));
+    }
+
+    [Fact]
     public async Task A_branch_attached_to_a_live_session_is_not_taken_for_completed()
     {
         // MariaDB answers "Unknown XID" to other sessions while the session that prepared the branch is alive.
