@@ -92,7 +92,7 @@ internal static class CheckCommand
                     context.Console.Write(TenantsCommand.Table(catalog.TenantSetNames.Select(catalog.Tenants)));
                 }
 
-                context.Console.MarkupLine($"[grey]{Markup.Escape(context.ConfigurationSource)}[/]");
+                context.Console.MarkupLine($"[grey]Configuration: {Markup.Escape(context.ConfigurationSource)}[/]");
             }
 
             return results.All(r => r.Ok) ? SwitchboardCli.Ok : SwitchboardCli.Failed;

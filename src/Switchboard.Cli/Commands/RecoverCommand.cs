@@ -138,7 +138,7 @@ internal static class RecoverCommand
             : report.DryRun
                 ? "Dry run: nothing was changed."
                 : "[yellow]Something is left in doubt: run recover again once every database is reachable.[/]");
-        console.MarkupLine($"[grey]{Markup.Escape(context.ConfigurationSource)}[/]");
+        console.MarkupLine($"[grey]Configuration: {Markup.Escape(context.ConfigurationSource)}[/]");
     }
 
     // Without a log of its own, recovery cannot tell this application's branches from another's: each is one with a log id.

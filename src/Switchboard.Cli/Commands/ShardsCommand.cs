@@ -66,7 +66,7 @@ internal static class ShardsCommand
             }
 
             context.Console.Write(table);
-            context.Console.MarkupLine($"[grey]{Markup.Escape(context.ConfigurationSource)}[/]");
+            context.Console.MarkupLine($"[grey]Configuration: {Markup.Escape(context.ConfigurationSource)}[/]");
             return SwitchboardCli.Ok;
         });
         return command;

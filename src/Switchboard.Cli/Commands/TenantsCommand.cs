@@ -62,7 +62,7 @@ internal static class TenantsCommand
             }
 
             context.Console.Write(Table(sets));
-            context.Console.MarkupLine($"[grey]{Markup.Escape(context.ConfigurationSource)}[/]");
+            context.Console.MarkupLine($"[grey]Configuration: {Markup.Escape(context.ConfigurationSource)}[/]");
             return SwitchboardCli.Ok;
         });
         return command;

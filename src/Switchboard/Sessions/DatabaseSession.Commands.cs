@@ -67,12 +67,12 @@ public sealed partial class DatabaseSession
         catch (Exception e) when (guard?.TimedOut == true)
         {
             _statementFailed = _interrupted = true;
-            throw Wrap("Statement", TimedOut(e));
+            throw Remember(Wrap("Statement", TimedOut(e)));
         }
         catch (Exception e) when (e is DbException or TimeoutException)
         {
             _statementFailed = true;
-            throw Wrap("Statement", e);
+            throw Remember(Wrap("Statement", e));
         }
     }
 
@@ -90,7 +90,7 @@ public sealed partial class DatabaseSession
         catch (Exception e) when (guard?.TimedOut == true && !cancellationToken.IsCancellationRequested)
         {
             _statementFailed = _interrupted = true;
-            throw Wrap("Statement", TimedOut(e));
+            throw Remember(Wrap("Statement", TimedOut(e)));
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -116,8 +116,14 @@ public sealed partial class DatabaseSession
         catch (Exception e) when (e is DbException or TimeoutException)
         {
             _statementFailed = true;
-            throw Wrap("Statement", e);
+            throw Remember(Wrap("Statement", e));
         }
+    }
+
+    private DatabaseCommandException Remember(DatabaseCommandException failure)
+    {
+        _firstFailure ??= failure;
+        return failure;
     }
 
     /// <summary>

@@ -25,6 +25,10 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
     private DbConnection? _connection;
     private DbTransaction? _transaction;
     private bool _statementFailed;
+
+    // The first statement failure of the transaction, for a distributed commit's report (a server may refuse to prepare
+    // a branch because of it). Not for rethrowing: the caller already had it.
+    private DatabaseCommandException? _firstFailure;
     private bool _disposed;
 
     // Telemetry of the open transaction: its span (null unless someone listens) and whether it was counted as active.
@@ -133,9 +137,9 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
     }
 
     /// <summary>Gives the connection and branch back to the distributed transaction; the session is finished afterwards.</summary>
-    internal (DbConnection? Connection, DbTransaction? Transaction, bool StatementFailed) Unenlist()
+    internal (DbConnection? Connection, DbTransaction? Transaction, bool StatementFailed, DatabaseCommandException? FirstFailure) Unenlist()
     {
-        var result = (_connection, _transaction, _statementFailed);
+        var result = (_connection, _transaction, _statementFailed, _firstFailure);
         _connection = null;
         _transaction = null;
         _disposed = true;
@@ -207,6 +211,7 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
 
         _connection = connection;
         _statementFailed = false;
+        _firstFailure = null;
         _activity = activity;
         if (SwitchboardTelemetry.SessionsActive.Enabled)
         {
@@ -352,6 +357,7 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
         _connection = null;
         _transaction = null;
         _statementFailed = false;
+        _firstFailure = null;
         _interrupted = false;
         if (connection is null)
         {

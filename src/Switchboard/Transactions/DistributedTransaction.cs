@@ -303,7 +303,8 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
         Participant? aborted = null;
         foreach (var p in _participants)
         {
-            var (_, _, statementFailed) = p.Session!.Unenlist();
+            var (_, _, statementFailed, firstFailure) = p.Session!.Unenlist();
+            p.EarlierFailure = firstFailure;
             if (statementFailed && p.Dialect.TransactionAbortsOnError)
             {
                 aborted ??= p;
@@ -368,7 +369,7 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
             {
                 p.State = BranchState.PrepareFailed;
                 p.MaybePrepared = p.ConnectionLost(e);
-                p.Fail("PREPARE", e);
+                p.Fail("PREPARE", e, after: p.EarlierFailure);
                 return;
             }
 

@@ -63,6 +63,30 @@ internal sealed class Participant(int index, DatabaseEngine engine, bool prepare
         return Error;
     }
 
+    /// <summary>
+    /// As <see cref="Fail(string, Exception)"/>, saying which statement failed earlier in the branch: a server may refuse
+    /// to go on with a branch it rolled back then (MySQL after a deadlock: "XAER_RMFAIL … ROLLBACK ONLY state"), and a
+    /// retry is worth it when that earlier failure was a deadlock or a timeout.
+    /// </summary>
+    public DatabaseCommandException Fail(string operation, Exception exception, DatabaseCommandException? after)
+    {
+        if (after is null || exception is DatabaseCommandException)
+        {
+            return Fail(operation, exception);
+        }
+
+        var kind = after.Kind is DatabaseErrorKind.Deadlock or DatabaseErrorKind.SerializationFailure or DatabaseErrorKind.Timeout
+            ? after.Kind
+            : Dialect.Classify(exception);
+        var cause = new InvalidOperationException(
+            $"{exception.Message} (a statement failed here earlier in the transaction: {after.InnerException?.Message ?? after.Message})", exception);
+        Error = new DatabaseCommandException(Database, operation, kind, cause, Engine.Definition.Secrets, Engine.Definition.Target);
+        return Error;
+    }
+
+    /// <summary>The first statement that failed in this branch (through the session's helpers), if any.</summary>
+    public DatabaseCommandException? EarlierFailure { get; set; }
+
     /// <summary>Whether an error leaves the branch's state unknown: the connection is gone, or the statement timed out.</summary>
     public bool ConnectionLost(Exception exception) =>
         Connection?.State is not ConnectionState.Open

@@ -385,7 +385,9 @@ internal static class TransactionRecovery
                 if (await PreparedBranches.CompleteAsync(engine.Dialect, connection, branch, commit, io, cancellationToken).ConfigureAwait(false) == BranchCompletion.Attached)
                 {
                     return new RecoveryAction(gtid, engine.Name, branch.Qualifier, RecoveryActionKind.LeftInProgress,
-                        why + "; the branch is still attached to a session that has not ended (its process may still be running)");
+                        why + "; the branch is still attached to the server session that prepared it, which has not ended: its coordinator's host or "
+                        + "network died without closing it, or it is ending now. Switchboard gives such a session 15 idle minutes, after which recover "
+                        + "finishes the branch; to finish it sooner, end that session on the server (MySQL: KILL its id from SHOW PROCESSLIST)");
                 }
             }
             finally

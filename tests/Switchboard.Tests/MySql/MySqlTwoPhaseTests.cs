@@ -96,6 +96,47 @@ public sealed class MySqlTwoPhaseTests(DatabaseServers servers) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_deadlock_the_caller_caught_makes_the_commit_fail_as_a_retryable_rollback_that_names_it()
+    {
+        // Another transaction, heavier (more rows changed), so that InnoDB picks the XA branch as the deadlock's victim.
+        await using (var setup = new global::MySql.Data.MySqlClient.MySqlConnection(servers.MyAdminConnectionString(_rig.MyDatabase)))
+        {
+            await setup.OpenAsync();
+            await setup.ExecuteAsync("CREATE TABLE ballast (id INTEGER PRIMARY KEY, n INTEGER NOT NULL); "
+                + "INSERT INTO ballast SELECT seq, 0 FROM seq_1_to_200");
+        }
+
+        var catalog = _rig.Catalog();
+        await using var tx = await catalog.BeginDistributedAsync("orders", "billing");
+        await TwoPhaseRig.TransferAsync(tx, "orders", "billing", 5, async: true); // billing: row 1 locked by the branch
+        var billing = tx.Session("billing");
+        await using (var other = new global::MySql.Data.MySqlClient.MySqlConnection(servers.MyAdminConnectionString(_rig.MyDatabase)))
+        {
+            await other.OpenAsync();
+            await other.ExecuteAsync("BEGIN; UPDATE ballast SET n = n + 1; UPDATE accounts SET balance = balance WHERE id = 2");
+            var blocked = Task.Run(() => billing.ExecuteAsync("UPDATE accounts SET balance = balance WHERE id = 2")); // waits for other
+            await Task.Delay(300);
+            var otherUpdate = Task.Run(() => other.ExecuteAsync("UPDATE accounts SET balance = balance WHERE id = 1")); // closes the cycle
+            var deadlock = await Assert.ThrowsAsync<DatabaseCommandException>(() => blocked);
+            Assert.Equal(DatabaseErrorKind.Deadlock, deadlock.Kind);
+            await otherUpdate;
+            await other.ExecuteAsync("ROLLBACK");
+        }
+
+        // The caller went on and committed: the whole transaction rolls back, and the report says why and that a retry may work.
+        var failure = await Assert.ThrowsAsync<DistributedTransactionException>(() => tx.CommitAsync());
+        Assert.Equal(DistributedOutcome.RolledBack, failure.Outcome);
+        Assert.True(failure.IsTransient, failure.Message);
+        var error = Assert.IsType<DatabaseCommandException>(failure.InnerException);
+        Assert.Equal("billing", error.DatabaseName);
+        Assert.Equal(DatabaseErrorKind.Deadlock, error.Kind);
+        Assert.Contains("a statement failed here earlier in the transaction", error.Message);
+        Assert.Contains("Deadlock", error.Message);
+        Assert.Contains("a statement failed here earlier", Assert.Single(failure.Participants, p => p.Database == "billing").Error);
+        Assert.Equal((100, 100, 100), await _rig.BalancesAsync(1));
+    }
+
+    [Fact]
     public async Task A_branch_attached_to_a_live_session_is_not_taken_for_completed()
     {
         // MariaDB answers "Unknown XID" to other sessions while the session that prepared the branch is alive.
