@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Data;
 using System.Data.Common;
+using System.Diagnostics;
 using System.Globalization;
 using Switchboard.Dialects;
 
@@ -28,7 +29,7 @@ public sealed partial class MySqlDialect : Dialect
     private readonly ConcurrentDictionary<(string Server, int ThreadId), byte> _prepared = new();
     // One per server (host and port) for the whole process: the thread pool that MySql.Data can starve is the process's
     // (see OpenAsync), and a server that hangs must not hold up opens to every other.
-    private static readonly ConcurrentDictionary<string, SemaphoreSlim> OpenGates = new(StringComparer.OrdinalIgnoreCase);
+    private static readonly ConcurrentDictionary<string, OpenGate> OpenGates = new(StringComparer.OrdinalIgnoreCase);
 
     // Connection string -> "host:port", so that the string is parsed once, not at every checkout.
     private static readonly ConcurrentDictionary<string, string> GateKeys = new(StringComparer.Ordinal);
@@ -152,24 +153,50 @@ public sealed partial class MySqlDialect : Dialect
         // MySql.Data's OpenAsync blocks its thread, and its TCP connect then waits for a task that needs another pool
         // thread to complete. A burst of new connections opened on pool threads can therefore block every pool thread
         // (seen: each open stuck until the server's connect_timeout reset it). One blocking open at a time per server
-        // leaves the rest of the pool free to complete it; the others wait asynchronously, for no longer than the connect
-        // timeout. A pooled open takes microseconds.
+        // leaves the rest of the pool free to complete it; the others wait asynchronously, until the queue has not moved
+        // for a connect timeout. A pooled open takes microseconds.
         var server = GateKey(connection);
-        var gate = OpenGates.GetOrAdd(server, static _ => new SemaphoreSlim(1, 1));
+        var gate = OpenGates.GetOrAdd(server, static _ => new OpenGate());
         var timeout = connection.ConnectionTimeout > 0 ? TimeSpan.FromSeconds(connection.ConnectionTimeout) : Timeout.InfiniteTimeSpan;
-        if (!await gate.WaitAsync(timeout, cancellationToken).ConfigureAwait(false))
-        {
-            throw new TimeoutException($"No connection to {server} could be opened within {timeout.TotalSeconds:0} s: opens to that server "
-                + "queue behind one another (the MySQL driver blocks a thread while it connects), and the one ahead did not finish");
-        }
-
+        await gate.EnterAsync(server, timeout, cancellationToken).ConfigureAwait(false);
         try
         {
             connection.Open();
         }
         finally
         {
-            gate.Release();
+            gate.Exit();
+        }
+    }
+
+    /// <summary>
+    /// One server's queue of blocking opens. A waiter gives up only when the queue has not moved for a whole connect
+    /// timeout (the open ahead is stuck: the server does not answer), not when a burst of healthy opens is long.
+    /// </summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "One per server, kept for the process's lifetime.")]
+    private sealed class OpenGate
+    {
+        private readonly SemaphoreSlim _semaphore = new(1, 1);
+        private long _lastProgress = Stopwatch.GetTimestamp();
+
+        public async ValueTask EnterAsync(string server, TimeSpan timeout, CancellationToken cancellationToken)
+        {
+            while (!await _semaphore.WaitAsync(timeout, cancellationToken).ConfigureAwait(false))
+            {
+                if (Stopwatch.GetElapsedTime(Volatile.Read(ref _lastProgress)) >= timeout)
+                {
+                    throw new TimeoutException($"No connection to {server} could be opened: opens to that server queue behind one another "
+                        + $"(the MySQL driver blocks a thread while it connects), and the one ahead has not finished in {timeout.TotalSeconds:0} s");
+                }
+            }
+
+            Volatile.Write(ref _lastProgress, Stopwatch.GetTimestamp());
+        }
+
+        public void Exit()
+        {
+            Volatile.Write(ref _lastProgress, Stopwatch.GetTimestamp());
+            _semaphore.Release();
         }
     }
 

@@ -28,7 +28,9 @@ public sealed partial class MySqlDialect
     // until then. Prepared, a session only waits for the coordinator's COMMIT or ROLLBACK, which a live coordinator sends
     // within ten minutes of the prepare (past that it rolls back): an idle limit of fifteen minutes ends only the sessions
     // of coordinators that are gone. Completing the branch puts the server's default back, in the same round trip.
-    private const string LimitIdlePrepared = "SET SESSION wait_timeout = 900";
+    // (A user variable could hold the session's own value for the restore, but MySql.Data takes '@name' for a parameter
+    // unless the connection string allows user variables; a non-interactive session starts from the global value.)
+    private const string LimitIdlePrepared = "SET SESSION wait_timeout = LEAST(@@SESSION.wait_timeout, 900)";
     private const string RestoreIdleLimit = "SET SESSION wait_timeout = @@GLOBAL.wait_timeout";
 
     public override TransactionTableSql TransactionTables => MySqlTables;
@@ -133,6 +135,15 @@ public sealed partial class MySqlDialect
 
     // 1397: XAER_NOTA, "Unknown XID".
     public override bool IsUnknownBranch(Exception exception) => _driver.ErrorNumber(exception) == 1397;
+
+    // 1402 XA_RBROLLBACK, 1613 XA_RBTIMEOUT, 1614 XA_RBDEADLOCK; 1399 XAER_RMFAIL in the "ROLLBACK ONLY" state (MariaDB
+    // after a deadlock inside the branch).
+    public override bool IsBranchRolledBack(Exception exception) => _driver.ErrorNumber(exception) switch
+    {
+        1402 or 1613 or 1614 => true,
+        1399 => exception.Message.Contains("ROLLBACK ONLY", StringComparison.OrdinalIgnoreCase),
+        _ => false,
+    };
 
     public override async ValueTask EndSessionAsync(DbConnection connection, bool async, CancellationToken cancellationToken)
     {

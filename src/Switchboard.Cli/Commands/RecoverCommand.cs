@@ -137,7 +137,9 @@ internal static class RecoverCommand
             ? "[green]Nothing of this application's is left in doubt.[/]"
             : report.DryRun
                 ? "Dry run: nothing was changed."
-                : "[yellow]Something is left in doubt: run recover again once every database is reachable.[/]");
+                : report.IsComplete
+                    ? "[yellow]Nothing was changed: run recover with the application's log.[/]"
+                    : "[yellow]Something is left in doubt: run recover again once every database is reachable.[/]");
         console.MarkupLine($"[grey]Configuration: {Markup.Escape(context.ConfigurationSource)}[/]");
     }
 

@@ -130,6 +130,12 @@ public abstract partial class Dialect
     public virtual bool IsUnknownBranch(Exception exception) => false;
 
     /// <summary>
+    /// Whether an error from preparing a branch says the server had already rolled the branch back (after a deadlock in
+    /// it, say), so that the failure is reported as that earlier one's. Default: no.
+    /// </summary>
+    public virtual bool IsBranchRolledBack(Exception exception) => false;
+
+    /// <summary>
     /// Ends the server session behind a connection that is being discarded in the middle of the protocol, without completing
     /// its branch: a prepared branch must outlive it, an unprepared one roll back. Default: nothing (closing the connection
     /// does it). MySQL keeps a prepared XA branch attached to its session, where no other session can finish it, until the

@@ -236,8 +236,12 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
             if (prePing && !await TryPrePingAsync(connection, io, cancellationToken).ConfigureAwait(false))
             {
                 // The pooled connection was dead: the pool has been cleared, so the next one is fresh (and not pinged again).
+                // The slot stays this checkout's: given back and taken again, it could go to a distributed transaction that
+                // holds slots this caller's transaction is waiting for (they are taken in one order for that reason).
+                connection.StateChange -= _onStateChange;
+                _budget?.Release();
                 await CloseAsync(connection, io).ConfigureAwait(false);
-                return await OpenConnectionAsync(route, io, prePing: false, slotTaken: false, startedTimestamp, cancellationToken).ConfigureAwait(false);
+                return await OpenConnectionAsync(route, io, prePing: false, slotTaken: true, startedTimestamp, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (Exception e)

@@ -595,10 +595,17 @@ internal sealed partial class ReplicaSet : IDisposable, IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            Monitor.Dispose();
-            foreach (var host in Hosts)
+            try
             {
-                host.DataSource.Dispose();
+                Monitor.Dispose();
+            }
+            finally
+            {
+                // The hosts' pools go whatever the monitor's end was.
+                foreach (var host in Hosts)
+                {
+                    host.DataSource.Dispose();
+                }
             }
         }
     }
@@ -607,10 +614,16 @@ internal sealed partial class ReplicaSet : IDisposable, IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            await Monitor.DisposeAsync().ConfigureAwait(false);
-            foreach (var host in Hosts)
+            try
             {
-                await host.DataSource.DisposeAsync().ConfigureAwait(false);
+                await Monitor.DisposeAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                foreach (var host in Hosts)
+                {
+                    await host.DataSource.DisposeAsync().ConfigureAwait(false);
+                }
             }
         }
     }

@@ -73,10 +73,14 @@ internal sealed partial class TopologyMonitor : IDisposable, IAsyncDisposable
                 {
                     await RunRoundAsync(IOBehavior.Asynchronous, stop).ConfigureAwait(false);
                 }
-                catch (Exception e) when (!stop.IsCancellationRequested)
+                catch (Exception e) when (e is not OperationCanceledException || !stop.IsCancellationRequested)
                 {
                     // Anything, a driver's bug included: a monitor that stopped would leave routing on its last snapshot.
-                    LogRoundFailed(_logger, _set.Name, e.GetType().Name);
+                    // A failure while stopping (a probe's open that ended with the disposal) is not worth a warning.
+                    if (!stop.IsCancellationRequested)
+                    {
+                        LogRoundFailed(_logger, _set.Name, e.GetType().Name);
+                    }
                 }
             }
         }

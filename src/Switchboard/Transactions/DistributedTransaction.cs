@@ -169,8 +169,10 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
                 problems[i] = await BeginParticipantAsync(coordinator, participants[i], lastResource, sessionOptions, options, id, branchIo, cancellationToken)
                     .ConfigureAwait(false);
             }
-            catch (Exception e) when (e is DbException or InvalidOperationException or ArgumentException or IOException or TimeoutException or OperationCanceledException)
+            catch (Exception e)
             {
+                // Every failure, a driver's bug too: the participants that began are rolled back below, and (synchronously,
+                // in Parallel.For) a throw here would leave later participants' pool slots taken for good.
                 errors[i] = e;
             }
         }, io).ConfigureAwait(false);
@@ -209,20 +211,21 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
     private static async ValueTask TakeSlotsAsync(TransactionCoordinator coordinator, Participant[] participants, string id, IOBehavior io,
         CancellationToken cancellationToken)
     {
-        var taken = new List<Participant>(participants.Length);
+        var order = (Participant[])participants.Clone();
+        Array.Sort(order, static (a, b) => string.CompareOrdinal(a.Engine.Name, b.Engine.Name));
+        var taken = 0;
         try
         {
-            foreach (var p in participants.OrderBy(p => p.Engine.Name, StringComparer.Ordinal))
+            for (; taken < order.Length; taken++)
             {
-                await p.Engine.TakeSlotAsync(io, cancellationToken).ConfigureAwait(false);
-                taken.Add(p);
+                await order[taken].Engine.TakeSlotAsync(io, cancellationToken).ConfigureAwait(false);
             }
         }
         catch
         {
-            foreach (var p in taken)
+            for (var i = 0; i < taken; i++)
             {
-                p.Engine.ReturnSlot();
+                order[i].Engine.ReturnSlot();
             }
 
             coordinator.MarkDecided(id);
@@ -284,6 +287,12 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
             activity?.SetStatus(ActivityStatusCode.Error, e.Outcome.ToString());
             throw;
         }
+        catch (Exception e)
+        {
+            activity?.SetTag(SwitchboardTelemetry.ErrorTypeTag, e.GetType().Name);
+            activity?.SetStatus(ActivityStatusCode.Error, e.GetType().Name);
+            throw;
+        }
 
         SwitchboardTelemetry.RecordDistributedTransaction(OutcomeName(DistributedOutcome.Committed), Databases);
         activity?.SetTag(SwitchboardTelemetry.OutcomeTag, OutcomeName(DistributedOutcome.Committed));
@@ -314,7 +323,10 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
         if (aborted is not null)
         {
             // Named on the participant too, so that the exception's DatabaseName and the per-database report say where.
-            aborted.Fail("COMMIT", new InvalidOperationException("a statement failed here earlier in the transaction, so the server aborted this database's part"));
+            var earlier = aborted.EarlierFailure;
+            aborted.Fail("COMMIT", new InvalidOperationException(earlier is null
+                ? "a statement failed here earlier in the transaction, so the server aborted this database's part"
+                : "the server aborted this database's part"), rolledBackBy: earlier);
             throw await AbortAsync($"a statement failed on '{aborted.Database}' earlier in the transaction, so the server aborted its part", null, io)
                 .ConfigureAwait(false);
         }
@@ -369,7 +381,7 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
             {
                 p.State = BranchState.PrepareFailed;
                 p.MaybePrepared = p.ConnectionLost(e);
-                p.Fail("PREPARE", e, after: p.EarlierFailure);
+                p.Fail("PREPARE", e, rolledBackBy: p.Dialect.IsBranchRolledBack(e) ? p.EarlierFailure : null);
                 return;
             }
 

@@ -64,23 +64,25 @@ internal sealed class Participant(int index, DatabaseEngine engine, bool prepare
     }
 
     /// <summary>
-    /// As <see cref="Fail(string, Exception)"/>, saying which statement failed earlier in the branch: a server may refuse
-    /// to go on with a branch it rolled back then (MySQL after a deadlock: "XAER_RMFAIL … ROLLBACK ONLY state"), and a
-    /// retry is worth it when that earlier failure was a deadlock or a timeout.
+    /// As <see cref="Fail(string, Exception)"/>, for an operation the server refused because it had rolled this database's
+    /// part back when <paramref name="rolledBackBy"/> failed earlier (MySQL after a deadlock: "XAER_RMFAIL … ROLLBACK ONLY
+    /// state"; PostgreSQL after any error). Says so, and takes that failure's kind when it was a deadlock, a serialization
+    /// failure or a timeout, so that the rollback reads as retryable. The driver's exception stays the inner exception.
     /// </summary>
-    public DatabaseCommandException Fail(string operation, Exception exception, DatabaseCommandException? after)
+    public DatabaseCommandException Fail(string operation, Exception exception, DatabaseCommandException? rolledBackBy)
     {
-        if (after is null || exception is DatabaseCommandException)
+        if (rolledBackBy is null || exception is DatabaseCommandException)
         {
             return Fail(operation, exception);
         }
 
-        var kind = after.Kind is DatabaseErrorKind.Deadlock or DatabaseErrorKind.SerializationFailure or DatabaseErrorKind.Timeout
-            ? after.Kind
+        var kind = rolledBackBy.Kind is DatabaseErrorKind.Deadlock or DatabaseErrorKind.SerializationFailure or DatabaseErrorKind.Timeout
+            ? rolledBackBy.Kind
             : Dialect.Classify(exception);
-        var cause = new InvalidOperationException(
-            $"{exception.Message} (a statement failed here earlier in the transaction: {after.InnerException?.Message ?? after.Message})", exception);
-        Error = new DatabaseCommandException(Database, operation, kind, cause, Engine.Definition.Secrets, Engine.Definition.Target);
+        var earlier = rolledBackBy.InnerException?.Message ?? rolledBackBy.Message;
+        Error = new DatabaseCommandException(Database,
+            $"{operation}, after a statement failed here earlier in the transaction ({earlier}) and the server rolled this database's part back,",
+            kind, exception, Engine.Definition.Secrets, Engine.Definition.Target);
         return Error;
     }
 

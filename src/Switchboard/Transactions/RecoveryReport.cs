@@ -38,12 +38,14 @@ public enum RecoveryActionKind
 /// <param name="Branch">The branch qualifier within the transaction.</param>
 /// <param name="Action">What was done.</param>
 /// <param name="Detail">Why, in plain words.</param>
-/// <param name="OtherLogId">
-/// For a <see cref="RecoveryActionKind.Foreign"/> branch that Switchboard prepared under another log: that log's id. Recovery
-/// run without the application's own log (from the wrong folder, say) sees the application's branches so.
-/// </param>
-public sealed record RecoveryAction(string TransactionId, string Database, string Branch, RecoveryActionKind Action, string Detail,
-    string? OtherLogId = null);
+public sealed record RecoveryAction(string TransactionId, string Database, string Branch, RecoveryActionKind Action, string Detail)
+{
+    /// <summary>
+    /// For a <see cref="RecoveryActionKind.Foreign"/> branch that Switchboard prepared under another log: that log's id.
+    /// Recovery run without the application's own log (from the wrong folder, say) sees the application's branches so.
+    /// </summary>
+    public string? OtherLogId { get; init; }
+}
 
 /// <summary>A database recovery could not look at.</summary>
 public sealed record RecoveryProblem(string Database, string Message);

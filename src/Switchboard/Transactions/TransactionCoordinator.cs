@@ -445,7 +445,7 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
                         }).ConfigureAwait(false);
                         if (ReferenceEquals(problem, NotReady))
                         {
-                            return false; // not remembered: the begin reports why, and a server configured later is used
+                            return false; // not remembered as a table problem: the begin reports why the database cannot prepare
                         }
                     }
                     catch (Exception e) when (e is DbException or IOException or InvalidOperationException or TimeoutException)
@@ -683,7 +683,7 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
                     await log.FlushForgetsAsync(IOBehavior.Asynchronous).ConfigureAwait(false);
                 }
 
-                await ForgetTableDecisionsAsync(token).ConfigureAwait(false);
+                await ForgetTableDecisionsAsync(IOBehavior.Asynchronous, token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
             {
@@ -768,7 +768,7 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
         }
     }
 
-    private async ValueTask ForgetTableDecisionsAsync(CancellationToken cancellationToken)
+    private async ValueTask ForgetTableDecisionsAsync(IOBehavior io, CancellationToken cancellationToken)
     {
         var byEngine = new Dictionary<DatabaseEngine, List<string>>();
         while (_tableForgets.TryDequeue(out var forget))
@@ -782,8 +782,8 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
         }
 
         // One unreachable database must not keep the others' rows: each is tried, and what failed waits for the next tick.
-        // A cancellation (disposal) puts back everything not yet deleted, for the final sweep: a record dropped here would
-        // outlive its siblings for good.
+        // A cancellation (disposal), or anything unexpected, puts back everything not yet deleted, for the next tick or the
+        // final sweep: a record dropped here would outlive its siblings for good.
         Exception? failure = null;
         var pending = byEngine.ToList();
         for (var k = 0; k < pending.Count; k++)
@@ -791,9 +791,9 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
             var (engine, globalIds) = pending[k];
             try
             {
-                await DeleteDecisionsAsync(engine, globalIds, IOBehavior.Asynchronous, cancellationToken).ConfigureAwait(false);
+                await DeleteDecisionsAsync(engine, globalIds, io, cancellationToken).ConfigureAwait(false);
             }
-            catch (OperationCanceledException)
+            catch (Exception e) when (e is not (DbException or IOException or InvalidOperationException or TimeoutException))
             {
                 foreach (var (rest, ids) in pending.Skip(k))
                 {
@@ -869,10 +869,15 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
         {
         }
 
-        FinalSweepAsync().AsTask().GetAwaiter().GetResult();
-
-        _log?.DisposeAsync(IOBehavior.Synchronous).GetCompletedResult();
-        ReleaseIncarnationLock();
+        try
+        {
+            FinalSweepAsync(IOBehavior.Synchronous).GetCompletedResult();
+            _log?.DisposeAsync(IOBehavior.Synchronous).GetCompletedResult();
+        }
+        finally
+        {
+            ReleaseIncarnationLock();
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -894,20 +899,25 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
             }
         }
 
-        await FinalSweepAsync().ConfigureAwait(false);
-        if (_log is { } log)
+        try
         {
-            await log.DisposeAsync().ConfigureAwait(false);
+            await FinalSweepAsync(IOBehavior.Asynchronous).ConfigureAwait(false);
+            if (_log is { } log)
+            {
+                await log.DisposeAsync().ConfigureAwait(false);
+            }
         }
-
-        ReleaseIncarnationLock();
+        finally
+        {
+            ReleaseIncarnationLock();
+        }
     }
 
     /// <summary>
     /// Deletes the commit records finished transactions left queued, for a few seconds at most: without it a process that
     /// ends soon after its last commit leaves them behind (recovery elsewhere deletes only complete sets).
     /// </summary>
-    private async ValueTask FinalSweepAsync()
+    private async ValueTask FinalSweepAsync(IOBehavior io)
     {
         if (_tableForgets.IsEmpty)
         {
@@ -917,10 +927,11 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
         using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(5));
         try
         {
-            await ForgetTableDecisionsAsync(limit.Token).ConfigureAwait(false);
+            await ForgetTableDecisionsAsync(io, limit.Token).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is DbException or IOException or InvalidOperationException or TimeoutException or OperationCanceledException)
+        catch (Exception e)
         {
+            // Disposal goes on whatever happened here: what is left stays for recovery (complete sets) to delete.
             LogBackgroundFailed(_logger, e.GetType().Name, SecretMasker.Scrub(e.Message, AllSecrets));
         }
     }

@@ -77,8 +77,10 @@ internal static class TransactionRecovery
                 {
                     var isSwitchboards = GlobalTransactionId.TryParse(branch.GlobalId, out var other);
                     var whose = isSwitchboards ? $"another Switchboard coordinator's (log {other.LogId}, '{other.Coordinator}')" : "not prepared by Switchboard";
-                    actions.Add(new RecoveryAction(branch.GlobalId, definition.Name, branch.Qualifier, RecoveryActionKind.Foreign, $"{whose}: left alone",
-                        isSwitchboards ? other.LogId : null));
+                    actions.Add(new RecoveryAction(branch.GlobalId, definition.Name, branch.Qualifier, RecoveryActionKind.Foreign, $"{whose}: left alone")
+                    {
+                        OtherLogId = isSwitchboards ? other.LogId : null,
+                    });
                     continue;
                 }
 

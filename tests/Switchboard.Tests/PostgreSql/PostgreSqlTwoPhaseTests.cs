@@ -68,6 +68,8 @@ public sealed class PostgreSqlTwoPhaseTests(DatabaseServers servers) : IAsyncLif
         Assert.Contains("a statement failed on 'orders'", error.Message);
         Assert.Equal("orders", error.DatabaseName);
         Assert.Contains("failed here earlier", error.Participants.Single(p => p.Database == "orders").Error);
+        Assert.Contains("no_such_table", error.Participants.Single(p => p.Database == "orders").Error); // which statement
+        Assert.False(error.IsTransient); // a missing table: retrying will not help
         Assert.Equal((100, 100, 100), await _rig.BalancesAsync(1));
     }
 

@@ -54,19 +54,7 @@ public sealed class ExtraPostgreSql : IAsyncDisposable
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        // A script that hangs (a server that never comes up) must fail the run, not hold it until CI's limit.
-        using (var limit = new CancellationTokenSource(TimeSpan.FromMinutes(15)))
-        {
-            try
-            {
-                await process.WaitForExitAsync(limit.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                process.Kill(entireProcessTree: true);
-                throw new TimeoutException($"{start.FileName} {string.Join(' ', start.ArgumentList)} did not finish within 15 minutes");
-            }
-        }
+        await ScriptProcess.WaitAsync(process, start);
         if (process.ExitCode != 0)
         {
             throw new InvalidOperationException($"pg-server.sh failed ({process.ExitCode}): {await stderr}");
