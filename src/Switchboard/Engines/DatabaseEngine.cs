@@ -236,12 +236,18 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
             if (prePing && !await TryPrePingAsync(connection, io, cancellationToken).ConfigureAwait(false))
             {
                 // The pooled connection was dead: the pool has been cleared, so the next one is fresh (and not pinged again).
-                // The slot stays this checkout's: given back and taken again, it could go to a distributed transaction that
-                // holds slots this caller's transaction is waiting for (they are taken in one order for that reason).
+                // The slot stays this checkout's when it still can: given back and taken again, it could go to a distributed
+                // transaction that holds slots this caller's transaction is waiting for (they are taken in one order for that
+                // reason). A driver that already marked the connection broken has given it back (the state-change handler).
                 connection.StateChange -= _onStateChange;
-                _budget?.Release();
+                var keepSlot = connection.State == ConnectionState.Open;
+                if (keepSlot)
+                {
+                    _budget?.Release();
+                }
+
                 await CloseAsync(connection, io).ConfigureAwait(false);
-                return await OpenConnectionAsync(route, io, prePing: false, slotTaken: true, startedTimestamp, cancellationToken).ConfigureAwait(false);
+                return await OpenConnectionAsync(route, io, prePing: false, slotTaken: keepSlot, startedTimestamp, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (Exception e)
