@@ -31,8 +31,9 @@ public sealed partial class MySqlDialect : Dialect
     // (see OpenAsync), and a server that hangs must not hold up opens to every other.
     private static readonly ConcurrentDictionary<string, OpenGate> OpenGates = new(StringComparer.OrdinalIgnoreCase);
 
-    // Connection string -> "host:port", so that the string is parsed once, not at every checkout.
-    private static readonly ConcurrentDictionary<string, string> GateKeys = new(StringComparer.Ordinal);
+    // Connection string's hash -> "host:port", so that the string is parsed once, not at every checkout. Keyed by the hash
+    // so that no password stays in memory here; two strings with one hash would only share a queue.
+    private static readonly ConcurrentDictionary<int, string> GateKeys = new();
 
     /// <summary>Uses the MySQL driver the application references (MySqlConnector first, then MySql.Data).</summary>
     public MySqlDialect()
@@ -203,7 +204,8 @@ public sealed partial class MySqlDialect : Dialect
     private static string GateKey(DbConnection connection)
     {
         var connectionString = connection.ConnectionString;
-        if (GateKeys.TryGetValue(connectionString, out var key))
+        var hash = StringComparer.Ordinal.GetHashCode(connectionString);
+        if (GateKeys.TryGetValue(hash, out var key))
         {
             return key;
         }
@@ -217,7 +219,7 @@ public sealed partial class MySqlDialect : Dialect
             GateKeys.Clear(); // thousands of tenant databases: forgetting costs one parse each
         }
 
-        GateKeys.TryAdd(connectionString, key);
+        GateKeys.TryAdd(hash, key);
         return key;
     }
 
