@@ -63,6 +63,9 @@ public sealed partial class SwitchboardCatalog : IDisposable, IAsyncDisposable
     /// <summary>The definition of a named database; throws <see cref="UnknownDatabaseException"/> listing the configured names.</summary>
     public DatabaseDefinition GetDefinition(string name) => Slot(name).Definition;
 
+    /// <summary>Whether disposal has begun: new work is refused, and background work ends quietly.</summary>
+    internal bool IsDisposing => Volatile.Read(ref _disposed) != 0;
+
     /// <summary>The engine (pool) of a named database, created on first use.</summary>
     public DatabaseEngine GetEngine(string name)
     {
@@ -133,11 +136,12 @@ public sealed partial class SwitchboardCatalog : IDisposable, IAsyncDisposable
             return;
         }
 
-        // Every part is disposed even when one fails (its pools and monitors would otherwise live on); the failures follow.
-        // The coordinator first, while the engines still serve it: its last sweep of commit records must not be cut short.
+        // No new work from here on. Every part is disposed even when one fails (its pools and monitors would otherwise live
+        // on); the failures follow. The coordinator first, while the engines still serve it: its last sweep of commit
+        // records must not be cut short.
+        Volatile.Write(ref _disposed, 1);
         List<Exception>? failures = null;
         Step(Transactions.Dispose, ref failures);
-        Volatile.Write(ref _disposed, 1);
         Step(DisposeTenants, ref failures);
         foreach (var slot in _slots.Values)
         {
@@ -169,9 +173,9 @@ public sealed partial class SwitchboardCatalog : IDisposable, IAsyncDisposable
             return;
         }
 
+        Volatile.Write(ref _disposed, 1);
         List<Exception>? failures = null;
         failures = await StepAsync(Transactions.DisposeAsync, failures).ConfigureAwait(false);
-        Volatile.Write(ref _disposed, 1);
         failures = await StepAsync(DisposeTenantsAsync, failures).ConfigureAwait(false);
         foreach (var slot in _slots.Values)
         {

@@ -689,9 +689,9 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
             {
                 return;
             }
-            catch (Exception) when (token.IsCancellationRequested)
+            catch (Exception) when (token.IsCancellationRequested || _catalog.IsDisposing)
             {
-                return; // disposal: whatever failed on the way out is not worth a warning
+                return; // disposal (the catalog refuses new work a moment before this loop is told to stop): not worth a warning
             }
             catch (Exception e)
             {
