@@ -28,7 +28,7 @@ public sealed partial class MySqlDialect
         var sql = "CREATE DATABASE " + QuoteIdentifier(ServerDatabaseName(database));
         await OnServerAsync(database, async c =>
         {
-            await RunAsync(c, sql, null, async, cancellationToken).ConfigureAwait(false);
+            await ScalarAsync(c, sql, null, "", async, cancellationToken).ConfigureAwait(false);
             return true;
         }, async, cancellationToken).ConfigureAwait(false);
     }
@@ -45,7 +45,7 @@ public sealed partial class MySqlDialect
             }
 
             // Waits for the metadata locks of other sessions on the database (this process's pool is closed first).
-            await RunAsync(c, "DROP DATABASE IF EXISTS " + QuoteIdentifier(name), null, async, cancellationToken).ConfigureAwait(false);
+            await ScalarAsync(c, "DROP DATABASE IF EXISTS " + QuoteIdentifier(name), null, "", async, cancellationToken).ConfigureAwait(false);
             return true;
         }, async, cancellationToken);
     }
@@ -59,7 +59,7 @@ public sealed partial class MySqlDialect
 
     // A count, not the name: no utf8mb3 text to decode (see OnConnectionOpenedAsync).
     private static async ValueTask<bool> ExistsOnServerAsync(DbConnection connection, string name, bool async, CancellationToken cancellationToken) =>
-        Convert.ToInt64(await RunAsync(connection, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = @name", name, async, cancellationToken)
+        Convert.ToInt64(await ScalarAsync(connection, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = @name", name, "@name", async, cancellationToken)
             .ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture) > 0;
 
     /// <summary>Quotes an identifier with backticks, doubling embedded ones, so any name is taken literally.</summary>
@@ -77,20 +77,5 @@ public sealed partial class MySqlDialect
         var connection = _driver.Factory.CreateConnection() ?? throw new InvalidOperationException($"{_driver.DriverName} returned no connection");
         connection.ConnectionString = builder.ConnectionString;
         return OnOwnConnectionAsync(connection, work, async, cancellationToken);
-    }
-
-    private static async ValueTask<object?> RunAsync(DbConnection connection, string sql, string? name, bool async, CancellationToken cancellationToken)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        if (name is not null)
-        {
-            var parameter = command.CreateParameter();
-            parameter.ParameterName = "@name";
-            parameter.Value = name;
-            command.Parameters.Add(parameter);
-        }
-
-        return async ? await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) : command.ExecuteScalar();
     }
 }

@@ -25,7 +25,7 @@ public sealed partial class PostgreSqlDialect
 
         await OnMaintenanceAsync(database, creation, async c =>
         {
-            await RunAsync(c, sql, null, async, cancellationToken).ConfigureAwait(false);
+            await ScalarAsync(c, sql, null, "", async, cancellationToken).ConfigureAwait(false);
             return true;
         }, async, cancellationToken).ConfigureAwait(false);
     }
@@ -38,13 +38,13 @@ public sealed partial class PostgreSqlDialect
         var name = ServerDatabaseName(database);
         return OnMaintenanceAsync(database, creation, async c =>
         {
-            if (await RunAsync(c, ExistsSql, name, async, cancellationToken).ConfigureAwait(false) is null)
+            if (await ScalarAsync(c, ExistsSql, name, "", async, cancellationToken).ConfigureAwait(false) is null)
             {
                 return false;
             }
 
             // WITH (FORCE) (PostgreSQL 13+) ends other sessions on it, so a tenant being dropped cannot block the drop.
-            await RunAsync(c, "DROP DATABASE IF EXISTS " + QuoteIdentifier(name) + " WITH (FORCE)", null, async, cancellationToken).ConfigureAwait(false);
+            await ScalarAsync(c, "DROP DATABASE IF EXISTS " + QuoteIdentifier(name) + " WITH (FORCE)", null, "", async, cancellationToken).ConfigureAwait(false);
             return true;
         }, async, cancellationToken);
     }
@@ -56,7 +56,7 @@ public sealed partial class PostgreSqlDialect
         ArgumentNullException.ThrowIfNull(creation);
         var name = ServerDatabaseName(database);
         return OnMaintenanceAsync(database, creation,
-            async c => await RunAsync(c, ExistsSql, name, async, cancellationToken).ConfigureAwait(false) is not null, async, cancellationToken);
+            async c => await ScalarAsync(c, ExistsSql, name, "", async, cancellationToken).ConfigureAwait(false) is not null, async, cancellationToken);
     }
 
     public override void ClearIdleConnections(DbDataSource dataSource)
@@ -78,7 +78,7 @@ public sealed partial class PostgreSqlDialect
 
     /// <summary>Runs work on an unpooled connection to the server's maintenance database.</summary>
     private ValueTask<T> OnMaintenanceAsync<T>(DatabaseDefinition database, DatabaseCreation creation,
-        Func<NpgsqlConnection, ValueTask<T>> work, bool async, CancellationToken cancellationToken)
+        Func<DbConnection, ValueTask<T>> work, bool async, CancellationToken cancellationToken)
     {
         // Unpooled: CREATE/DROP DATABASE are rare, and a pooled idle connection to the maintenance database would be
         // one more server connection outside every limit.
@@ -87,17 +87,6 @@ public sealed partial class PostgreSqlDialect
             Database = creation.MaintenanceDatabase ?? "postgres",
             Pooling = false,
         };
-        return OnOwnConnectionAsync(new NpgsqlConnection(builder.ConnectionString), c => work((NpgsqlConnection)c), async, cancellationToken);
-    }
-
-    private static async ValueTask<object?> RunAsync(NpgsqlConnection connection, string sql, string? parameter, bool async, CancellationToken cancellationToken)
-    {
-        using var command = new NpgsqlCommand(sql, connection);
-        if (parameter is not null)
-        {
-            command.Parameters.Add(new NpgsqlParameter { Value = parameter });
-        }
-
-        return async ? await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) : command.ExecuteScalar();
+        return OnOwnConnectionAsync(new NpgsqlConnection(builder.ConnectionString), work, async, cancellationToken);
     }
 }

@@ -55,6 +55,28 @@ public abstract partial class Dialect
     }
 
     /// <summary>
+    /// Runs one maintenance statement (CREATE/DROP DATABASE, an existence query) and returns its scalar.
+    /// <paramref name="parameter"/>, when given, is its one text parameter, named <paramref name="parameterName"/> (empty:
+    /// bound by position, as PostgreSQL's <c>$1</c>).
+    /// </summary>
+    protected static async ValueTask<object?> ScalarAsync(DbConnection connection, string sql, string? parameter, string parameterName, bool async,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        if (parameter is not null)
+        {
+            var p = command.CreateParameter();
+            p.ParameterName = parameterName;
+            p.Value = parameter;
+            command.Parameters.Add(p);
+        }
+
+        return async ? await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) : command.ExecuteScalar();
+    }
+
+    /// <summary>
     /// Opens <paramref name="connection"/> (a connection of its own, outside every pool: maintenance work such as CREATE
     /// DATABASE), runs <paramref name="work"/> on it and disposes it.
     /// </summary>
