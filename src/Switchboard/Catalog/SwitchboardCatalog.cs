@@ -101,14 +101,14 @@ public sealed partial class SwitchboardCatalog : IDisposable, IAsyncDisposable
                 var hosts = engine.IsReplicated ? engine.GetHostStatuses() : null;
 
                 // The ping went to the primary: name it (after a failover, not the host configured first).
-                var target = hosts?.FirstOrDefault(h => h.IsPrimary)?.Target ?? definition.Target;
+                var primary = hosts?.FirstOrDefault(h => h.IsPrimary)?.Target;
 
                 // Several hosts taking writes is a split brain: the check fails, whichever one routing chose.
                 var primaries = hosts?.Where(h => h.IsReachable && h.Role == HostRole.Primary).Select(h => h.Target).ToList();
                 var splitBrain = primaries is { Count: > 1 }
-                    ? $"several hosts report themselves primary ({string.Join(", ", primaries)}); writes go to {(hosts!.FirstOrDefault(h => h.IsPrimary)?.Target ?? "none of them")}: stop or fence the stale one"
+                    ? $"several hosts report themselves primary ({string.Join(", ", primaries)}); writes go to {primary ?? "none of them"}: stop or fence the stale one"
                     : null;
-                return new DatabaseCheckResult(name, definition.Dialect.Name, target, splitBrain is null, engine.ServerVersion, latency,
+                return new DatabaseCheckResult(name, definition.Dialect.Name, primary ?? definition.Target, splitBrain is null, engine.ServerVersion, latency,
                     engine.GetPoolStatistics(), splitBrain, hosts);
             }
             catch (Exception e) when (e is SwitchboardException or OperationCanceledException or InvalidOperationException)

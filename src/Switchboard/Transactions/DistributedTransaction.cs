@@ -26,6 +26,10 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
     /// <summary>A coordinator that resumes after this long between prepare and decision aborts instead (recovery may have given up on it).</summary>
     private static readonly TimeSpan MaxPrepareToDecision = TimeSpan.FromMinutes(10);
 
+    // Phase two's operations as error messages name them, on any server (not PostgreSQL's COMMIT PREPARED, say).
+    private const string CommitOfPrepared = "the commit of the prepared branch";
+    private const string RollbackOfPrepared = "the rollback of the prepared branch";
+
     private readonly TransactionCoordinator _coordinator;
     private readonly Participant[] _participants;
     private readonly Participant? _lastResource;
@@ -696,14 +700,14 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
                 };
                 if (p.State == BranchState.Committed && !commit)
                 {
-                    p.Fail("the rollback of the prepared branch", new InvalidOperationException(
+                    p.Fail(RollbackOfPrepared, new InvalidOperationException(
                         $"its prepared branch {p.Branch} was committed by someone else before it could be rolled back (recovery, finding every branch prepared)"));
                 }
 
                 if (p.State == BranchState.RolledBack && commit)
                 {
                     // Finished by someone else, and not as decided: another process's recovery took this one for dead.
-                    p.Fail("the commit of the prepared branch", new InvalidOperationException(
+                    p.Fail(CommitOfPrepared, new InvalidOperationException(
                         $"its prepared branch {p.Branch} was rolled back by someone else before it could be committed (another process's recovery, taking "
                         + "this one for ended?), so this database did not commit"));
                 }
@@ -713,7 +717,7 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
             catch (Exception e) when (e is DbException or InvalidOperationException or IOException or TimeoutException)
             {
                 p.State = BranchState.InDoubt;
-                p.Fail(commit ? "the commit of the prepared branch" : "the rollback of the prepared branch", e);
+                p.Fail(commit ? CommitOfPrepared : RollbackOfPrepared, e);
                 if (!p.ConnectionLost(e) || fresh is not null)
                 {
                     return;
