@@ -20,6 +20,13 @@ internal static class ValueTaskExtensions
         return task.GetAwaiter().GetResult();
     }
 
+    /// <inheritdoc cref="GetCompletedResult{T}(ValueTask{T})"/>
+    public static T GetCompletedResult<T>(this Task<T> task)
+    {
+        System.Diagnostics.Debug.Assert(task.IsCompleted, "a synchronous path returned an incomplete task");
+        return task.GetAwaiter().GetResult();
+    }
+
     public static void GetCompletedResult(this ValueTask task)
     {
         System.Diagnostics.Debug.Assert(task.IsCompleted, "a synchronous path returned an incomplete task");

@@ -1,5 +1,6 @@
 using System.Data.Common;
 using Dapper;
+using Switchboard.Internal;
 
 namespace Switchboard;
 
@@ -11,81 +12,63 @@ public sealed partial class DatabaseSession
 {
     /// <summary>Runs a statement and returns the number of rows affected.</summary>
     public int Execute(string sql, object? parameters = null) =>
-        Run(static (c, d) => c.Execute(d), sql, parameters);
+        RunAsync(IOBehavior.Synchronous, Statements.Execute, sql, parameters, CancellationToken.None).GetCompletedResult();
 
     /// <inheritdoc cref="Execute"/>
     public Task<int> ExecuteAsync(string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
-        RunAsync(static (c, d) => c.ExecuteAsync(d), sql, parameters, cancellationToken);
+        RunAsync(IOBehavior.Asynchronous, Statements.Execute, sql, parameters, cancellationToken);
 
     /// <summary>Runs a query and returns every row, mapped to <typeparamref name="T"/>.</summary>
     public IReadOnlyList<T> Query<T>(string sql, object? parameters = null) =>
-        Run(static (c, d) => (IReadOnlyList<T>)c.Query<T>(d).AsList(), sql, parameters);
+        RunAsync(IOBehavior.Synchronous, Statements.Query<T>, sql, parameters, CancellationToken.None).GetCompletedResult();
 
     /// <inheritdoc cref="Query{T}"/>
     public Task<IReadOnlyList<T>> QueryAsync<T>(string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
-        RunAsync(static async (c, d) => (IReadOnlyList<T>)(await c.QueryAsync<T>(d).ConfigureAwait(false)).AsList(), sql, parameters, cancellationToken);
+        RunAsync(IOBehavior.Asynchronous, Statements.Query<T>, sql, parameters, cancellationToken);
 
     /// <summary>Runs a query that must return exactly one row.</summary>
     public T QuerySingle<T>(string sql, object? parameters = null) =>
-        Run(static (c, d) => c.QuerySingle<T>(d), sql, parameters);
+        RunAsync(IOBehavior.Synchronous, Statements.QuerySingle<T>, sql, parameters, CancellationToken.None).GetCompletedResult();
 
     /// <inheritdoc cref="QuerySingle{T}"/>
     public Task<T> QuerySingleAsync<T>(string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
-        RunAsync(static (c, d) => c.QuerySingleAsync<T>(d), sql, parameters, cancellationToken);
+        RunAsync(IOBehavior.Asynchronous, Statements.QuerySingle<T>, sql, parameters, cancellationToken);
 
     /// <summary>Runs a query and returns its first row, or the default value when there is none.</summary>
     public T? QueryFirstOrDefault<T>(string sql, object? parameters = null) =>
-        Run(static (c, d) => c.QueryFirstOrDefault<T>(d), sql, parameters);
+        RunAsync(IOBehavior.Synchronous, Statements.QueryFirstOrDefault<T>, sql, parameters, CancellationToken.None).GetCompletedResult();
 
     /// <inheritdoc cref="QueryFirstOrDefault{T}"/>
     public Task<T?> QueryFirstOrDefaultAsync<T>(string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
-        RunAsync(static (c, d) => c.QueryFirstOrDefaultAsync<T?>(d), sql, parameters, cancellationToken);
+        RunAsync(IOBehavior.Asynchronous, Statements.QueryFirstOrDefault<T>, sql, parameters, cancellationToken);
 
     /// <summary>Runs a query and returns the first column of the first row.</summary>
     public T? ExecuteScalar<T>(string sql, object? parameters = null) =>
-        Run(static (c, d) => c.ExecuteScalar<T>(d), sql, parameters);
+        RunAsync(IOBehavior.Synchronous, Statements.ExecuteScalar<T>, sql, parameters, CancellationToken.None).GetCompletedResult();
 
     /// <inheritdoc cref="ExecuteScalar{T}"/>
     public Task<T?> ExecuteScalarAsync<T>(string sql, object? parameters = null, CancellationToken cancellationToken = default) =>
-        RunAsync(static (c, d) => c.ExecuteScalarAsync<T?>(d), sql, parameters, cancellationToken);
+        RunAsync(IOBehavior.Asynchronous, Statements.ExecuteScalar<T>, sql, parameters, cancellationToken);
 
     private TimeSpan CommandTimeout => Options.CommandTimeout ?? _engine.Definition.CommandTimeout;
 
     private CommandDefinition Command(string sql, object? parameters, CancellationToken cancellationToken) =>
         new(sql, parameters, _transaction, Math.Max(1, (int)CommandTimeout.TotalSeconds), cancellationToken: cancellationToken);
 
-    private TResult Run<TResult>(Func<DbConnection, CommandDefinition, TResult> body, string sql, object? parameters)
+    /// <summary>
+    /// Every helper's one code path: the synchronous helpers pass <see cref="IOBehavior.Synchronous"/> and an unset token,
+    /// so the body calls Dapper's blocking methods and the task is complete on return.
+    /// </summary>
+    private async Task<TResult> RunAsync<TResult>(IOBehavior io, Func<DbConnection, CommandDefinition, IOBehavior, ValueTask<TResult>> body, string sql,
+        object? parameters, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(sql);
-        var connection = Connection;
-        ThrowIfInterrupted();
-        using var guard = StatementGuard.Start(_engine.Dialect, connection, CommandTimeout, CancellationToken.None);
-        try
-        {
-            return body(connection, Command(sql, parameters, CancellationToken.None));
-        }
-        catch (Exception e) when (guard?.TimedOut == true)
-        {
-            _statementFailed = _interrupted = true;
-            throw Remember(Wrap("Statement", TimedOut(e)));
-        }
-        catch (Exception e) when (e is DbException or TimeoutException)
-        {
-            _statementFailed = true;
-            throw Remember(Wrap("Statement", e));
-        }
-    }
-
-    private async Task<TResult> RunAsync<TResult>(Func<DbConnection, CommandDefinition, Task<TResult>> body, string sql, object? parameters,
-        CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(sql);
-        var connection = await GetConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = _connection ?? await BeginAsync(io, cancellationToken).ConfigureAwait(false);
         ThrowIfInterrupted();
         using var guard = StatementGuard.Start(_engine.Dialect, connection, CommandTimeout, cancellationToken);
         try
         {
-            return await body(connection, Command(sql, parameters, cancellationToken)).ConfigureAwait(false);
+            return await body(connection, Command(sql, parameters, cancellationToken), io).ConfigureAwait(false);
         }
         catch (Exception e) when (guard?.TimedOut == true && !cancellationToken.IsCancellationRequested)
         {
@@ -143,4 +126,23 @@ public sealed partial class DatabaseSession
     /// <summary>A statement the session interrupted at its command timeout: a timeout, with the driver's error inside.</summary>
     private TimeoutException TimedOut(Exception interrupted) =>
         new($"The statement ran longer than the command timeout ({CommandTimeout.TotalSeconds:0.###} s) and was interrupted.", interrupted);
+
+    /// <summary>The Dapper call behind each helper, blocking or asynchronous as the caller's path asks.</summary>
+    private static class Statements
+    {
+        public static ValueTask<int> Execute(DbConnection c, CommandDefinition d, IOBehavior io) =>
+            io == IOBehavior.Asynchronous ? new(c.ExecuteAsync(d)) : new(c.Execute(d));
+
+        public static async ValueTask<IReadOnlyList<T>> Query<T>(DbConnection c, CommandDefinition d, IOBehavior io) =>
+            (io == IOBehavior.Asynchronous ? await c.QueryAsync<T>(d).ConfigureAwait(false) : c.Query<T>(d)).AsList();
+
+        public static ValueTask<T> QuerySingle<T>(DbConnection c, CommandDefinition d, IOBehavior io) =>
+            io == IOBehavior.Asynchronous ? new(c.QuerySingleAsync<T>(d)) : new(c.QuerySingle<T>(d));
+
+        public static ValueTask<T?> QueryFirstOrDefault<T>(DbConnection c, CommandDefinition d, IOBehavior io) =>
+            io == IOBehavior.Asynchronous ? new(c.QueryFirstOrDefaultAsync<T?>(d)) : new(c.QueryFirstOrDefault<T>(d));
+
+        public static ValueTask<T?> ExecuteScalar<T>(DbConnection c, CommandDefinition d, IOBehavior io) =>
+            io == IOBehavior.Asynchronous ? new(c.ExecuteScalarAsync<T?>(d)) : new(c.ExecuteScalar<T>(d));
+    }
 }
