@@ -133,10 +133,10 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
         var cannotPrepare = engines.Where(e => !e.Definition.CanPrepare).ToList();
         if (twoPhase && cannotPrepare.Count > 1)
         {
-            throw new TwoPhaseCommitUnavailableException([.. cannotPrepare.Select(e => new KeyValuePair<string, string>(e.Name,
-                $"({e.Dialect.Name} at {e.Definition.Target}) cannot prepare a transaction, and at most one such database can join a two-phase commit, "
-                + $"as its last resource (here: {string.Join(", ", cannotPrepare.Select(c => "'" + c.Name + "'"))}). "
-                + "Use DistributedTransactionOptions.BestEffort for one-phase commits in order"))]);
+            throw new TwoPhaseCommitUnavailableException(
+                [.. cannotPrepare.Select(e => new KeyValuePair<string, string>(e.Name, $"({e.Dialect.Name} at {e.Definition.Target}) cannot prepare a transaction"))],
+                "At most one database that cannot prepare can join a two-phase commit, as its last resource. "
+                + "Use DistributedTransactionOptions.BestEffort for one-phase commits in order");
         }
 
         // One database alone needs no protocol: an ordinary transaction and a one-phase commit.

@@ -117,8 +117,10 @@ public sealed class DistributedTransactionException : SwitchboardException
 /// </summary>
 public sealed class TwoPhaseCommitUnavailableException : SwitchboardException
 {
-    internal TwoPhaseCommitUnavailableException(IReadOnlyList<KeyValuePair<string, string>> problems)
-        : base(BuildMessage(problems), problems[0].Key, null, null)
+    /// <param name="problems">Each database and what stops it.</param>
+    /// <param name="advice">What to do, when it is the same for every database (said once, after the list).</param>
+    internal TwoPhaseCommitUnavailableException(IReadOnlyList<KeyValuePair<string, string>> problems, string? advice = null)
+        : base(BuildMessage(problems, advice), problems[0].Key, null, null)
     {
         Problems = problems;
     }
@@ -126,7 +128,11 @@ public sealed class TwoPhaseCommitUnavailableException : SwitchboardException
     /// <summary>Each database that cannot take part, with the reason.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Problems { get; }
 
-    private static string BuildMessage(IReadOnlyList<KeyValuePair<string, string>> problems) => problems.Count == 1
-        ? $"Cannot begin a distributed transaction: database '{problems[0].Key}' {problems[0].Value}."
-        : "Cannot begin a distributed transaction:" + string.Concat(problems.Select(p => $"{Environment.NewLine}  - database '{p.Key}' {p.Value}"));
+    private static string BuildMessage(IReadOnlyList<KeyValuePair<string, string>> problems, string? advice)
+    {
+        var list = problems.Count == 1
+            ? $"Cannot begin a distributed transaction: database '{problems[0].Key}' {problems[0].Value}."
+            : "Cannot begin a distributed transaction:" + string.Concat(problems.Select(p => $"{Environment.NewLine}  - database '{p.Key}' {p.Value}"));
+        return advice is null ? list : list + (problems.Count == 1 ? " " : Environment.NewLine) + advice + ".";
+    }
 }

@@ -70,10 +70,10 @@ public static class DistributedTransactionExtensions
             && catalog.TenantSetNames.Contains(set, StringComparer.OrdinalIgnoreCase)).ToList();
         if (tenants.Count > 0)
         {
-            throw new TwoPhaseCommitUnavailableException([.. tenants.Select(t => new KeyValuePair<string, string>(t,
-                "is a tenant's database, and tenant databases cannot join a distributed transaction (recovery settles prepared branches only on "
-                + "the catalog's configured databases, so a tenant's could stay prepared and hold its locks). Write to one tenant per session, "
-                + "or configure the databases that must commit together as named databases"))]);
+            throw new TwoPhaseCommitUnavailableException([.. tenants.Select(t => new KeyValuePair<string, string>(t, "is a tenant's database"))],
+                "Tenant databases cannot join a distributed transaction: recovery settles prepared branches only on the catalog's configured "
+                + "databases, so a tenant's could stay prepared and hold its locks. Write to one tenant per session, or configure the databases "
+                + "that must commit together as named databases");
         }
     }
 }

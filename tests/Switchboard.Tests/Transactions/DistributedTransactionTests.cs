@@ -679,7 +679,11 @@ public sealed class DistributedTransactionTests(DatabaseServers servers) : IAsyn
         // Two databases that cannot prepare: refused in two-phase mode, before any work.
         var refused = await Assert.ThrowsAsync<TwoPhaseCommitUnavailableException>(() => catalog.BeginDistributedAsync("audit", "second"));
         Assert.Contains("'audit'", refused.Message);
-        Assert.Contains("at most one such database", refused.Message);
+        Assert.Contains("'second'", refused.Message);
+        Assert.Equal(["audit", "second"], refused.Problems.Select(p => p.Key).Order());
+
+        // The advice is the same for both databases: said once, after the list.
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(refused.Message, "At most one database that cannot prepare"));
 
         await using var tx = await catalog.BeginDistributedAsync(["orders", "audit", "second"], DistributedTransactionOptions.BestEffort);
         Assert.Equal(0, catalog.Transactions.PendingRetries);
