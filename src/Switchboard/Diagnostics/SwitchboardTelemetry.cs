@@ -40,6 +40,12 @@ internal static class SwitchboardTelemetry
     /// <summary>The commit of a distributed transaction over all its participants (prepare, decision, phase two).</summary>
     public const string DistributedCommitSpan = "switchboard.distributed_commit";
 
+    /// <summary>
+    /// Phase two of a distributed commit run after <c>CommitAsync</c> returned (<c>CompleteInBackground</c>): a span of its
+    /// own, linked to the commit's span rather than inside it, because it ends after it.
+    /// </summary>
+    public const string BackgroundCompletionSpan = "switchboard.distributed_commit.background";
+
     public const string TransactionIdTag = "switchboard.transaction.id";
 
     private static readonly ConcurrentDictionary<DatabaseEngine, byte> LiveEngines = new();
@@ -141,6 +147,30 @@ internal static class SwitchboardTelemetry
         if (activity is not null)
         {
             activity.DisplayName = "distributed commit " + names;
+            activity.SetTag(DatabasesTag, names);
+            activity.SetTag(TransactionIdTag, transactionId);
+        }
+
+        return activity;
+    }
+
+    /// <summary>
+    /// Starts the span of a background phase two as a new trace root linked to <paramref name="commit"/>, the commit span
+    /// (which has ended by then): the phase's statements become its children, not late children of an ended span.
+    /// </summary>
+    public static Activity? StartBackgroundCompletion(string transactionId, IReadOnlyList<string> databases, ActivityContext commit)
+    {
+        if (!Source.HasListeners())
+        {
+            return null;
+        }
+
+        var names = string.Join(",", databases);
+        var links = commit == default ? null : new[] { new ActivityLink(commit) };
+        var activity = Source.StartActivity(BackgroundCompletionSpan, ActivityKind.Internal, parentContext: default, tags: null, links: links);
+        if (activity is not null)
+        {
+            activity.DisplayName = "distributed commit (background) " + names;
             activity.SetTag(DatabasesTag, names);
             activity.SetTag(TransactionIdTag, transactionId);
         }

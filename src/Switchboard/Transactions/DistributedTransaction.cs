@@ -440,20 +440,31 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
         {
             _state = State.Committed;
             _results = [.. _participants.Select(p => new ParticipantResult(p.Database, ParticipantOutcome.Committed, null))];
+            var commitSpan = Activity.Current is { OperationName: SwitchboardTelemetry.DistributedCommitSpan } current ? current.Context : default;
             _ = Task.Run(async () =>
             {
+                // The commit's span (flowed here as Activity.Current) ends when CommitAsync returns, before this work does.
+                Activity.Current = null;
+                using var span = SwitchboardTelemetry.StartBackgroundCompletion(Id, Databases, commitSpan);
                 try
                 {
                     var inDoubt = await CompletePhaseTwoAsync(preparers, IOBehavior.Asynchronous).ConfigureAwait(false);
+                    var lost = preparers.Where(p => p.State == BranchState.RolledBack).Select(p => p.Database).ToList();
                     if (inDoubt.Count > 0)
                     {
                         LogInDoubt(_coordinator.Logger, Id, string.Join(", ", inDoubt.Select(p => p.Database)));
                     }
 
-                    if (preparers.Any(p => p.State == BranchState.RolledBack))
+                    if (lost.Count > 0)
                     {
-                        TransactionCoordinator.LogPartial(_coordinator.Logger, Id,
-                            string.Join(", ", preparers.Where(p => p.State == BranchState.RolledBack).Select(p => p.Database)));
+                        TransactionCoordinator.LogPartial(_coordinator.Logger, Id, string.Join(", ", lost));
+                    }
+
+                    // As CommitAsync would have reported it: committed (some still in doubt: an error status), or partial.
+                    span?.SetTag(SwitchboardTelemetry.OutcomeTag, OutcomeName(lost.Count > 0 ? DistributedOutcome.Partial : DistributedOutcome.Committed));
+                    if (lost.Count > 0 || inDoubt.Count > 0)
+                    {
+                        span?.SetStatus(ActivityStatusCode.Error, lost.Count > 0 ? nameof(DistributedOutcome.Partial) : "in doubt on " + string.Join(",", inDoubt.Select(p => p.Database)));
                     }
                 }
                 finally

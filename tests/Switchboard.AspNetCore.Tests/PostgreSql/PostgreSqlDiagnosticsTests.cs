@@ -173,6 +173,36 @@ public sealed class PostgreSqlDiagnosticsTests(DatabaseServers servers)
         Assert.Contains(capture.Spans, a => a.Source.Name == "Npgsql" && a.ParentSpanId == commitSpan.SpanId
             && Equals(a.GetTagItem("switchboard.database"), first));
 
+        // A phase two completed in the background has a span of its own, linked to its commit's span (which ended first),
+        // with the COMMIT PREPARED statements inside it.
+        string backgroundId;
+        await using (var catalog = Catalog(crashAfterDecision: false))
+        {
+            await using var tx = await catalog.BeginDistributedAsync([first, second], DistributedTransactionOptions.Default with { CompleteInBackground = true });
+            backgroundId = tx.Id;
+            await tx.Session(first).ExecuteScalarAsync<int>("SELECT 1");
+            await tx.CommitAsync();
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (!capture.Spans.Any(a => a.OperationName == SwitchboardTelemetry.BackgroundCompletionSpan && Equals(a.GetTagItem(SwitchboardTelemetry.TransactionIdTag), backgroundId))
+                && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(20);
+            }
+        }
+
+        var foregroundSpan = Assert.Single(capture.Spans, a => a.OperationName == SwitchboardTelemetry.DistributedCommitSpan
+            && Equals(a.GetTagItem(SwitchboardTelemetry.TransactionIdTag), backgroundId));
+        var backgroundSpan = Assert.Single(capture.Spans, a => a.OperationName == SwitchboardTelemetry.BackgroundCompletionSpan
+            && Equals(a.GetTagItem(SwitchboardTelemetry.TransactionIdTag), backgroundId));
+        Assert.Equal(default, backgroundSpan.ParentSpanId);
+        Assert.Equal(foregroundSpan.SpanId, Assert.Single(backgroundSpan.Links).Context.SpanId);
+        Assert.Equal("committed", backgroundSpan.GetTagItem(SwitchboardTelemetry.OutcomeTag));
+        Assert.Equal(ActivityStatusCode.Unset, backgroundSpan.Status);
+        var phaseTwo = capture.Spans.Where(a => a.Source.Name == "Npgsql" && a.ParentSpanId == backgroundSpan.SpanId).ToList();
+        Assert.Equal(new[] { first, second }.Order(StringComparer.Ordinal),
+            phaseTwo.Select(a => (string)a.GetTagItem("switchboard.database")!).Order(StringComparer.Ordinal));
+        Assert.DoesNotContain(capture.Spans, a => a.ParentSpanId == foregroundSpan.SpanId && a.StartTimeUtc >= foregroundSpan.StartTimeUtc + foregroundSpan.Duration);
+
         // A crash after the decision leaves both branches prepared; recovery commits each, and counts it per database.
         await using (var crashing = Catalog(crashAfterDecision: true))
         {
