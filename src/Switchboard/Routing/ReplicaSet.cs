@@ -94,7 +94,7 @@ internal sealed partial class ReplicaSet : IDisposable, IAsyncDisposable
     /// <summary>While there is no primary, or just after a session saw a failure, the monitor checks every RecheckInterval.</summary>
     public bool WantsFastChecks => _snapshot.Primary < 0 || Stopwatch.GetTimestamp() < Interlocked.Read(ref _fastChecksUntil);
 
-    /// <summary>Runs the first check (with the caller's I/O behaviour) and starts the monitor; later calls return at once.</summary>
+    /// <summary>Runs the first check (bounded by CheckTimeout, even for a synchronous caller) and starts the monitor; later calls return at once.</summary>
     public async ValueTask EnsureReadyAsync(IOBehavior io, CancellationToken cancellationToken)
     {
         if (_ready)
@@ -116,7 +116,18 @@ internal sealed partial class ReplicaSet : IDisposable, IAsyncDisposable
             ObjectDisposedException.ThrowIf(_disposed != 0, _engine);
             if (!_ready)
             {
-                await Monitor.RunRoundAsync(io, cancellationToken).ConfigureAwait(false);
+                if (io == IOBehavior.Synchronous)
+                {
+                    // The first round bounds every probe by CheckTimeout and runs them in parallel. Blocking probes cannot be
+                    // cancelled and would run one after another, each up to the driver's connect timeout: a silent host would
+                    // hold up a synchronous caller's first session for that long. So this once, block on the asynchronous round.
+                    Task.Run(() => Monitor.RunRoundAsync(cancellationToken).AsTask(), cancellationToken).GetAwaiter().GetResult();
+                }
+                else
+                {
+                    await Monitor.RunRoundAsync(cancellationToken).ConfigureAwait(false);
+                }
+
                 Monitor.Start();
                 _ready = true;
             }
@@ -131,7 +142,7 @@ internal sealed partial class ReplicaSet : IDisposable, IAsyncDisposable
     public async Task RefreshAsync(CancellationToken cancellationToken)
     {
         await EnsureReadyAsync(IOBehavior.Asynchronous, cancellationToken).ConfigureAwait(false);
-        await Monitor.RunRoundAsync(IOBehavior.Asynchronous, cancellationToken).ConfigureAwait(false);
+        await Monitor.RunRoundAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Routes one checkout and opens its connection. <paramref name="route"/> null means the primary.</summary>

@@ -23,6 +23,7 @@ internal sealed partial class TopologyMonitor : IDisposable, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly DbDataSource?[] _sources;
     private readonly DbConnection?[] _connections;
+    private readonly Task<ProbeResult>?[] _checks;
     private readonly SemaphoreSlim _round = new(1, 1);
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly CancellationTokenSource _stop = new();
@@ -36,6 +37,7 @@ internal sealed partial class TopologyMonitor : IDisposable, IAsyncDisposable
         _logger = logger;
         _sources = new DbDataSource?[set.Hosts.Length];
         _connections = new DbConnection?[set.Hosts.Length];
+        _checks = new Task<ProbeResult>?[set.Hosts.Length];
     }
 
     /// <summary>Rounds completed so far.</summary>
@@ -71,7 +73,7 @@ internal sealed partial class TopologyMonitor : IDisposable, IAsyncDisposable
                 Volatile.Write(ref _wakeRequested, 0);
                 try
                 {
-                    await RunRoundAsync(IOBehavior.Asynchronous, stop).ConfigureAwait(false);
+                    await RunRoundAsync(stop).ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !stop.IsCancellationRequested)
                 {
@@ -94,40 +96,22 @@ internal sealed partial class TopologyMonitor : IDisposable, IAsyncDisposable
         }
     }
 
-    /// <summary>Checks every host (in parallel when asynchronous) and publishes the result.</summary>
-    public async ValueTask RunRoundAsync(IOBehavior io, CancellationToken cancellationToken)
+    /// <summary>Checks every host in parallel, each within CheckTimeout, and publishes the result.</summary>
+    public async ValueTask RunRoundAsync(CancellationToken cancellationToken)
     {
-        if (io == IOBehavior.Synchronous)
-        {
-            _round.Wait(cancellationToken);
-        }
-        else
-        {
-            await _round.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-
+        await _round.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var results = new ProbeResult[_set.Hosts.Length];
-            if (io == IOBehavior.Synchronous)
+            var probes = new Task<ProbeResult>[_set.Hosts.Length];
+            for (var i = 0; i < probes.Length; i++)
             {
-                for (var i = 0; i < results.Length; i++)
-                {
-                    results[i] = ProbeAsync(i, io, cancellationToken).GetCompletedResult();
-                }
+                probes[i] = ProbeAsync(i, cancellationToken);
             }
-            else
-            {
-                var probes = new Task<ProbeResult>[results.Length];
-                for (var i = 0; i < probes.Length; i++)
-                {
-                    probes[i] = ProbeAsync(i, io, cancellationToken).AsTask();
-                }
 
-                for (var i = 0; i < probes.Length; i++)
-                {
-                    results[i] = await probes[i].ConfigureAwait(false);
-                }
+            var results = new ProbeResult[probes.Length];
+            for (var i = 0; i < probes.Length; i++)
+            {
+                results[i] = await probes[i].ConfigureAwait(false);
             }
 
             _set.Apply(results);
@@ -139,15 +123,41 @@ internal sealed partial class TopologyMonitor : IDisposable, IAsyncDisposable
         }
     }
 
-    private async ValueTask<ProbeResult> ProbeAsync(int index, IOBehavior io, CancellationToken cancellationToken)
+    /// <summary>
+    /// One host's check, within CheckTimeout. A driver that cannot cancel an open (Npgsql waiting for a silent server's
+    /// first answer) keeps it running until its own connect timeout: the round then reports the host as not answering and
+    /// leaves that check running, and later rounds wait for it rather than start another connection to the silent host.
+    /// </summary>
+    private async Task<ProbeResult> ProbeAsync(int index, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var check = _checks[index];
+        if (check is null || check.IsCompleted)
+        {
+            // The monitor's lifetime, not the caller's token: a check may outlive the round (and the caller) that began it.
+            check = _checks[index] = CheckHostAsync(index, _stop.Token);
+        }
+
+        try
+        {
+            return await check.WaitAsync(_set.Settings.CheckTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            return new ProbeResult(null, NoAnswer, Stopwatch.GetTimestamp(), DateTimeOffset.UtcNow, Stopwatch.GetElapsedTime(started));
+        }
+    }
+
+    private string NoAnswer => $"no answer within {_set.Settings.CheckTimeout.TotalMilliseconds:0} ms";
+
+    private async Task<ProbeResult> CheckHostAsync(int index, CancellationToken stop)
     {
         var host = _set.Hosts[index];
         var dialect = host.Definition.Dialect;
-        var async = io == IOBehavior.Asynchronous;
         var started = Stopwatch.GetTimestamp();
-        using var timeout = async ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken) : null;
-        timeout?.CancelAfter(_set.Settings.CheckTimeout);
-        var token = timeout?.Token ?? cancellationToken;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        timeout.CancelAfter(_set.Settings.CheckTimeout);
+        var token = timeout.Token;
         try
         {
             var connection = _connections[index];
@@ -157,29 +167,35 @@ internal sealed partial class TopologyMonitor : IDisposable, IAsyncDisposable
                 // A pool of the monitor's own, so that its connection never competes with sessions for Pool:MaxSize.
                 connection = (_sources[index] ??= dialect.CreateDataSource(host.Definition)).CreateConnection();
                 _connections[index] = connection;
-                await dialect.OpenAsync(connection, async, token).ConfigureAwait(false);
-                await dialect.OnConnectionOpenedAsync(connection, host.Definition, async, token).ConfigureAwait(false);
+                await dialect.OpenAsync(connection, async: true, token).ConfigureAwait(false);
+                await dialect.OnConnectionOpenedAsync(connection, host.Definition, async: true, token).ConfigureAwait(false);
             }
 
-            var probe = await dialect.ProbeReplicationAsync(connection, async, token).ConfigureAwait(false);
+            var probe = await dialect.ProbeReplicationAsync(connection, async: true, token).ConfigureAwait(false);
             return new ProbeResult(probe, null, Stopwatch.GetTimestamp(), DateTimeOffset.UtcNow, Stopwatch.GetElapsedTime(started));
         }
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is DbException or TimeoutException or InvalidOperationException
+        catch (Exception e) when (!stop.IsCancellationRequested && e is DbException or TimeoutException or InvalidOperationException
             or IOException or SocketException or OperationCanceledException or NotSupportedException)
         {
             await DropAsync(index, clearPool: true).ConfigureAwait(false);
-            var error = e is OperationCanceledException
-                ? $"no answer within {_set.Settings.CheckTimeout.TotalMilliseconds:0} ms"
-                : SecretMasker.Scrub(DatabaseConnectionException.Describe(e), host.Definition.Secrets);
+            var error = e is OperationCanceledException ? NoAnswer : SecretMasker.Scrub(DatabaseConnectionException.Describe(e), host.Definition.Secrets);
             return new ProbeResult(null, error, Stopwatch.GetTimestamp(), DateTimeOffset.UtcNow, Stopwatch.GetElapsedTime(started));
+        }
+        finally
+        {
+            if (stop.IsCancellationRequested)
+            {
+                // The monitor stopped while this check ran (it may have outlived its round): the closing of the monitor's
+                // connections skipped this host, so its connection and pool end here.
+                await CloseHostAsync(index).ConfigureAwait(false);
+            }
         }
     }
 
     /// <summary>Forgets a host's monitoring connection; after a failure also its pool, so the next check connects afresh.</summary>
     private async ValueTask DropAsync(int index, bool clearPool)
     {
-        var connection = _connections[index];
-        _connections[index] = null;
+        var connection = Interlocked.Exchange(ref _connections[index], null);
         if (connection is null)
         {
             return;
@@ -200,15 +216,23 @@ internal sealed partial class TopologyMonitor : IDisposable, IAsyncDisposable
         }
     }
 
+    private async ValueTask CloseHostAsync(int index)
+    {
+        await DropAsync(index, clearPool: false).ConfigureAwait(false);
+        if (Interlocked.Exchange(ref _sources[index], null) is { } source)
+        {
+            await source.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
     private async ValueTask CloseAllAsync()
     {
         for (var i = 0; i < _connections.Length; i++)
         {
-            await DropAsync(i, clearPool: false).ConfigureAwait(false);
-            if (_sources[i] is { } source)
+            // A check still running (one that outlived its round) closes its host itself when it ends.
+            if (_checks[i] is not { IsCompleted: false })
             {
-                _sources[i] = null;
-                await source.DisposeAsync().ConfigureAwait(false);
+                await CloseHostAsync(i).ConfigureAwait(false);
             }
         }
     }

@@ -281,6 +281,38 @@ public sealed class PostgreSqlRoutingTests(PgReplicaClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_synchronous_first_session_waits_for_a_silent_replica_no_longer_than_the_check_timeout()
+    {
+        // Accepts connections and never answers: a blocking open waits for the whole connect timeout (20 s here).
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start();
+        var silentHost = "127.0.0.1:" + ((System.Net.IPEndPoint)silent.LocalEndpoint).Port;
+        var database = await DatabaseWithTableAsync("silentfirst");
+        await using var catalog = Catalog(database, o =>
+        {
+            o.Replicas = [_cluster.Host(1), silentHost];
+            o.ConnectTimeout = TimeSpan.FromSeconds(20);
+            o.Routing.CheckTimeout = TimeSpan.FromMilliseconds(500);
+        });
+
+        // The first session of the process runs the first topology check, from a synchronous call.
+        var started = Stopwatch.StartNew();
+        using (var read = catalog.OpenSession("orders", SessionIntent.ReadOnly))
+        {
+            Assert.Equal(_cluster.Ports[1], read.ExecuteScalar<int>("SELECT inet_server_port()"));
+        }
+
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(8), $"the first synchronous session took {started.Elapsed.TotalSeconds:0.0} s");
+        var status = catalog.GetEngine("orders").GetHostStatuses().Single(h => h.Target.StartsWith(silentHost + "/", StringComparison.Ordinal));
+        Assert.Contains("no answer within 500 ms", status.Error);
+
+        // Later rounds wait for the check still open to the silent host, not for the driver's connect timeout.
+        started.Restart();
+        await catalog.GetEngine("orders").RefreshTopologyAsync();
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(4), $"a refresh took {started.Elapsed.TotalSeconds:0.0} s");
+    }
+
+    [Fact]
     public async Task Without_fallback_a_read_with_no_qualifying_replica_fails_naming_the_database()
     {
         var database = await DatabaseWithTableAsync("nofallback");
