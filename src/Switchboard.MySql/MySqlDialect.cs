@@ -140,6 +140,9 @@ public sealed partial class MySqlDialect : Dialect
         return new ConnectionSettings(builder.ConnectionString, string.Join(',', hosts) + "/" + database, hosts, database, user, secrets);
     }
 
+    // InnoDB rolls back the whole transaction to break a deadlock; the session is then in autocommit mode.
+    public override bool RollsBackTransactionOn(DatabaseErrorKind kind) => kind == DatabaseErrorKind.Deadlock;
+
     public override DbDataSource CreateDataSource(DatabaseDefinition definition) =>
         new MySqlDataSource(_driver, definition.Connection.ConnectionString);
 

@@ -36,6 +36,46 @@ public sealed partial class PostgreSqlDialect : Dialect
 
     public override bool TransactionAbortsOnError => true;
 
+    public override async ValueTask<bool> CommitTransactionAsync(DbConnection connection, DbTransaction transaction, bool checkAborted, bool async,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        if (!checkAborted)
+        {
+            // Every statement went through the session, which refuses to commit after a failed one.
+            return await base.CommitTransactionAsync(connection, transaction, checkAborted, async, cancellationToken).ConfigureAwait(false);
+        }
+
+        // PostgreSQL answers COMMIT of an aborted transaction with ROLLBACK and no error, so a statement that failed on the
+        // connection itself (not through the session's helpers, which keep count) would make the commit a silent rollback.
+        // A bare SELECT ahead of COMMIT, in the same round trip, fails instead (25P02), and COMMIT is then skipped.
+        using var batch = connection.CreateBatch();
+        batch.Transaction = transaction;
+        var guard = batch.CreateBatchCommand();
+        guard.CommandText = "SELECT";
+        batch.BatchCommands.Add(guard);
+        var commit = batch.CreateBatchCommand();
+        commit.CommandText = "COMMIT";
+        batch.BatchCommands.Add(commit);
+        try
+        {
+            if (async)
+            {
+                await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                batch.ExecuteNonQuery();
+            }
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InFailedSqlTransaction)
+        {
+            return false;
+        }
+
+        return true;
+    }
+
     public override ConnectionSettings? CreateSettings(ConnectionRequest request, ICollection<string> problems)
     {
         var before = problems.Count;

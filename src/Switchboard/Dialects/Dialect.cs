@@ -31,6 +31,12 @@ public abstract partial class Dialect
     /// <summary>Whether a failed statement aborts the whole transaction (PostgreSQL), so it can no longer commit.</summary>
     public virtual bool TransactionAbortsOnError => false;
 
+    /// <summary>
+    /// Whether the server rolls back the whole transaction on a failed statement of this kind, after which later statements
+    /// would run outside any transaction (MySQL/InnoDB on a deadlock). Default: none.
+    /// </summary>
+    public virtual bool RollsBackTransactionOn(DatabaseErrorKind kind) => false;
+
     /// <summary>The cheapest round trip, used by ping and pre-ping.</summary>
     public virtual string PingSql => "SELECT 1";
 
@@ -60,6 +66,28 @@ public abstract partial class Dialect
         }
 
         return transaction;
+    }
+
+    /// <summary>
+    /// Commits a session's transaction. False when the server had already aborted it, so that nothing was committed and
+    /// the transaction still waits for its rollback. <paramref name="checkAborted"/>: statements the session did not run
+    /// itself may have failed, so a dialect whose server aborts a transaction on error should check. Default: the
+    /// driver's commit, true.
+    /// </summary>
+    public virtual async ValueTask<bool> CommitTransactionAsync(DbConnection connection, DbTransaction transaction, bool checkAborted, bool async,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(transaction);
+        if (async)
+        {
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            transaction.Commit();
+        }
+
+        return true;
     }
 
     /// <summary>

@@ -106,15 +106,28 @@ public sealed partial class DatabaseSession
     private DatabaseCommandException Remember(DatabaseCommandException failure)
     {
         _firstFailure ??= failure;
+        if (_engine.Dialect.RollsBackTransactionOn(failure.Kind))
+        {
+            _rolledBackBy ??= failure;
+        }
+
         return failure;
     }
 
     /// <summary>
     /// After a statement the session interrupted itself (SQLite), the transaction may be gone: SQLite rolls the whole
-    /// transaction back when it interrupts a write, and later statements would then run outside any transaction.
+    /// transaction back when it interrupts a write, and later statements would then run outside any transaction. The same
+    /// after a failure on which the server rolled the transaction back (a MySQL deadlock).
     /// </summary>
     private void ThrowIfInterrupted()
     {
+        if (_rolledBackBy is { } cause)
+        {
+            throw new InvalidOperationException(
+                $"The server rolled back the whole transaction on database '{DatabaseName}' when a statement failed ({cause.Kind}), and later statements " +
+                "would run outside any transaction: roll back (or dispose) the session, then run the transaction again.");
+        }
+
         if (_interrupted)
         {
             throw new InvalidOperationException(

@@ -26,6 +26,10 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
     private DbTransaction? _transaction;
     private bool _statementFailed;
 
+    // Whether the caller was given the connection or transaction: statements run on them directly may have failed
+    // without the session's knowing, so the commit then checks whether the server aborted the transaction.
+    private bool _handedOut;
+
     // The first statement failure of the transaction, for a distributed commit's report (a server may refuse to prepare
     // a branch because of it). Not for rethrowing: the caller already had it.
     private DatabaseCommandException? _firstFailure;
@@ -74,11 +78,21 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
     // A statement the session interrupted itself (SQLite): the transaction may have been rolled back under it.
     private bool _interrupted;
 
+    // A failure on which the server rolled back the whole transaction (a MySQL deadlock): later statements would autocommit.
+    private DatabaseCommandException? _rolledBackBy;
+
     // The host (and database) this session's statements go to: on a replicated database, the one it was routed to.
     private string RoutedTarget => _route?.Host?.Target ?? _engine.Definition.Target;
 
     /// <summary>The open connection, opening it and beginning the transaction on first use (blocking; prefer <see cref="GetConnectionAsync"/> in async code).</summary>
-    public DbConnection Connection => _connection ?? BeginAsync(IOBehavior.Synchronous, CancellationToken.None).GetCompletedResult();
+    public DbConnection Connection
+    {
+        get
+        {
+            _handedOut = true;
+            return _connection ?? BeginAsync(IOBehavior.Synchronous, CancellationToken.None).GetCompletedResult();
+        }
+    }
 
     /// <summary>The open transaction, beginning it on first use. Pass it to every command run on <see cref="Connection"/>.</summary>
     public DbTransaction Transaction
@@ -86,6 +100,7 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
         get
         {
             ThrowIfBranchWithoutTransaction();
+            _handedOut = true;
             if (_transaction is null)
             {
                 BeginAsync(IOBehavior.Synchronous, CancellationToken.None).GetCompletedResult();
@@ -96,13 +111,17 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
     }
 
     /// <summary>The open connection, opening it and beginning the transaction on first use.</summary>
-    public ValueTask<DbConnection> GetConnectionAsync(CancellationToken cancellationToken = default) =>
-        _connection is { } c ? new(c) : BeginAsync(IOBehavior.Asynchronous, cancellationToken);
+    public ValueTask<DbConnection> GetConnectionAsync(CancellationToken cancellationToken = default)
+    {
+        _handedOut = true;
+        return _connection is { } c ? new(c) : BeginAsync(IOBehavior.Asynchronous, cancellationToken);
+    }
 
     /// <summary>The open transaction, beginning it on first use.</summary>
     public async ValueTask<DbTransaction> GetTransactionAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfBranchWithoutTransaction();
+        _handedOut = true;
         if (_transaction is null)
         {
             await BeginAsync(IOBehavior.Asynchronous, cancellationToken).ConfigureAwait(false);
@@ -231,28 +250,25 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
             return; // nothing was done since the last commit or rollback
         }
 
-        if (_statementFailed && (_engine.Dialect.TransactionAbortsOnError || _interrupted))
+        if (_statementFailed && (_engine.Dialect.TransactionAbortsOnError || _interrupted || _rolledBackBy is not null))
         {
-            // PostgreSQL answers COMMIT of an aborted transaction with a silent ROLLBACK, and SQLite may have rolled back
-            // already when a write was interrupted: say so instead of committing whatever is left.
-            var interrupted = _interrupted;
-            await ReleaseAsync(io, rollBack: true).ConfigureAwait(false);
-            throw new InvalidOperationException(interrupted
+            // PostgreSQL answers COMMIT of an aborted transaction with a silent ROLLBACK, SQLite may have rolled back already
+            // when a write was interrupted, and MySQL has when it broke a deadlock: say so instead of committing whatever is left.
+            var message = _interrupted
                 ? $"Cannot commit on database '{DatabaseName}': a statement was interrupted (command timeout or cancellation), which may have rolled back the whole transaction. The transaction has been rolled back."
-                : $"Cannot commit on database '{DatabaseName}': a statement failed in this transaction, so the server aborted it. The transaction has been rolled back.");
+                : _rolledBackBy is { } cause
+                ? $"Cannot commit on database '{DatabaseName}': the server rolled back the whole transaction when a statement failed ({cause.Kind}); nothing was committed. Run the transaction again."
+                : $"Cannot commit on database '{DatabaseName}': a statement failed in this transaction, so the server aborted it. The transaction has been rolled back.";
+            await ReleaseAsync(io, rollBack: true).ConfigureAwait(false);
+            throw new InvalidOperationException(message);
         }
 
         var span = _engine.Telemetry.StartEnd(commit: true, _activity);
+        bool landed;
         try
         {
-            if (io == IOBehavior.Synchronous)
-            {
-                transaction.Commit();
-            }
-            else
-            {
-                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-            }
+            landed = await _engine.Dialect.CommitTransactionAsync(_connection!, transaction, checkAborted: _handedOut, io == IOBehavior.Asynchronous,
+                cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is DbException or InvalidOperationException or IOException)
         {
@@ -261,6 +277,18 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
             SwitchboardTelemetry.SetError(_activity, error);
             span?.Dispose();
             await ReleaseAsync(io, rollBack: false).ConfigureAwait(false);
+            throw error;
+        }
+
+        if (!landed)
+        {
+            // A statement run on the connection directly failed (its error caught by the caller), and the server aborted the transaction.
+            var error = new InvalidOperationException($"Cannot commit on database '{DatabaseName}': a statement failed in this transaction (one run on the "
+                + "session's connection, whose error was caught), so the server aborted it and nothing was committed. The transaction has been rolled back.");
+            SwitchboardTelemetry.SetError(span, error);
+            SwitchboardTelemetry.SetError(_activity, error);
+            span?.Dispose();
+            await ReleaseAsync(io, rollBack: true).ConfigureAwait(false);
             throw error;
         }
 
@@ -359,6 +387,7 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
         _statementFailed = false;
         _firstFailure = null;
         _interrupted = false;
+        _rolledBackBy = null;
         if (connection is null)
         {
             return;

@@ -38,6 +38,46 @@ public sealed class MySqlSessionTests(DatabaseServers servers) : SessionContract
     }
 
     [Fact]
+    public async Task After_a_deadlock_the_session_refuses_further_statements_and_the_commit_since_InnoDB_rolled_everything_back()
+    {
+        await using var catalog = await CatalogAsync();
+        await using (var setup = catalog.OpenSession("main"))
+        {
+            await setup.ExecuteAsync("INSERT INTO accounts (id, owner, balance) VALUES (2, 'bob', 100)");
+            await setup.ExecuteAsync("CREATE TABLE ballast (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)");
+            await setup.ExecuteAsync("INSERT INTO ballast SELECT seq, 0 FROM seq_1_to_200");
+            await setup.CommitAsync();
+        }
+
+        // The other transaction changes more rows, so that InnoDB picks the victim as the deadlock's victim.
+        await using var victim = catalog.OpenSession("main");
+        await using var other = catalog.OpenSession("main");
+        await victim.ExecuteAsync("UPDATE accounts SET balance = 1 WHERE id = 1");
+        await other.ExecuteAsync("UPDATE ballast SET n = n + 1");
+        await other.ExecuteAsync("UPDATE accounts SET balance = 102 WHERE id = 2");
+        var blocked = Task.Run(() => victim.ExecuteAsync("UPDATE accounts SET balance = 2 WHERE id = 2")); // waits for other
+        await Task.Delay(300);
+        var closing = Task.Run(() => other.ExecuteAsync("UPDATE accounts SET balance = 101 WHERE id = 1")); // closes the cycle
+        Assert.Equal(DatabaseErrorKind.Deadlock, (await Assert.ThrowsAsync<DatabaseCommandException>(() => blocked)).Kind);
+        await closing;
+        await other.CommitAsync();
+
+        // InnoDB rolled the victim's whole transaction back: a later statement would autocommit, outside any transaction.
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => victim.ExecuteAsync("UPDATE accounts SET balance = 3 WHERE id = 1"));
+        Assert.Contains("'main'", refused.Message);
+        var commit = await Assert.ThrowsAsync<InvalidOperationException>(() => victim.CommitAsync());
+        Assert.Contains("Deadlock", commit.Message);
+        Assert.Contains("nothing was committed", commit.Message);
+        Assert.Equal(1, await CountFromOutsideAsync(catalog, "id = 1 AND balance = 101"));
+        Assert.Equal(0, await CountFromOutsideAsync(catalog, "balance IN (1, 3)"));
+
+        // The session is usable again for the retry.
+        await victim.ExecuteAsync("UPDATE accounts SET balance = 5 WHERE id = 1");
+        await victim.CommitAsync();
+        Assert.Equal(1, await CountFromOutsideAsync(catalog, "id = 1 AND balance = 5"));
+    }
+
+    [Fact]
     public async Task A_server_that_never_answers_holds_up_only_the_opens_to_itself_and_those_for_no_longer_than_the_connect_timeout()
     {
         // Accepts connections and never sends the handshake: MySql.Data's open blocks its thread until its connect timeout.

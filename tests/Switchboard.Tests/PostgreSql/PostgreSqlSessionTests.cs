@@ -1,3 +1,4 @@
+using Dapper;
 using Npgsql;
 using Switchboard.Tests.Rig;
 using Switchboard.Tests.Sessions;
@@ -44,6 +45,39 @@ public sealed class PostgreSqlSessionTests(DatabaseServers servers) : SessionCon
         Assert.Contains("'main'", error.Message);
         Assert.Equal(0, await CountFromOutsideAsync(catalog, "balance = 7"));
         Assert.False(session.IsActive);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Commit_after_a_statement_failed_on_the_connection_itself_is_refused_not_silently_rolled_back(bool async)
+    {
+        // Dapper straight on the session's connection, as in the README: the session's helpers never see the failure.
+        await using var catalog = await CatalogAsync();
+        await using (var session = catalog.OpenSession("main"))
+        {
+            var connection = await session.GetConnectionAsync();
+            await connection.ExecuteAsync("UPDATE accounts SET balance = 8 WHERE id = 1", transaction: session.Transaction);
+            await Assert.ThrowsAsync<PostgresException>(() => connection.ExecuteAsync("SELECT * FROM nope", transaction: session.Transaction));
+            var error = async
+                ? await Assert.ThrowsAsync<InvalidOperationException>(() => session.CommitAsync())
+                : Assert.Throws<InvalidOperationException>(session.Commit);
+            Assert.Contains("'main'", error.Message);
+            Assert.Contains("nothing was committed", error.Message);
+            Assert.False(session.IsActive);
+        }
+
+        Assert.Equal(0, await CountFromOutsideAsync(catalog, "balance = 8"));
+
+        // The connection went back to the pool in working order, and a plain commit still commits.
+        await using (var next = catalog.OpenSession("main"))
+        {
+            var connection = await next.GetConnectionAsync();
+            await connection.ExecuteAsync("UPDATE accounts SET balance = 9 WHERE id = 1", transaction: next.Transaction);
+            await next.CommitAsync();
+        }
+
+        Assert.Equal(1, await CountFromOutsideAsync(catalog, "balance = 9"));
     }
 
     [Fact]
