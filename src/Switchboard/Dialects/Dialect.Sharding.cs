@@ -32,4 +32,10 @@ public abstract partial class Dialect
     /// (SQLite), sessions interrupt it themselves through <see cref="InterruptOnCancel"/>.
     /// </summary>
     public virtual bool StopsRunningStatements => true;
+
+    /// <summary>
+    /// The command timeout given to the driver for a session helper's statement. A dialect whose sessions stop statements
+    /// themselves at the command timeout gives the driver a later one, as a backstop. Default: the command timeout.
+    /// </summary>
+    public virtual TimeSpan DriverCommandTimeout(TimeSpan commandTimeout) => commandTimeout;
 }

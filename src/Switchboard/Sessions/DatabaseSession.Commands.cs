@@ -53,7 +53,7 @@ public sealed partial class DatabaseSession
     private TimeSpan CommandTimeout => Options.CommandTimeout ?? _engine.Definition.CommandTimeout;
 
     private CommandDefinition Command(string sql, object? parameters, CancellationToken cancellationToken) =>
-        new(sql, parameters, _transaction, Math.Max(1, (int)CommandTimeout.TotalSeconds), cancellationToken: cancellationToken);
+        new(sql, parameters, _transaction, Math.Max(1, (int)_engine.Dialect.DriverCommandTimeout(CommandTimeout).TotalSeconds), cancellationToken: cancellationToken);
 
     /// <summary>
     /// Every helper's one code path: the synchronous helpers pass <see cref="IOBehavior.Synchronous"/> and an unset token,
@@ -66,9 +66,10 @@ public sealed partial class DatabaseSession
         var connection = _connection ?? await BeginAsync(io, cancellationToken).ConfigureAwait(false);
         ThrowIfInterrupted();
         using var guard = StatementGuard.Start(_engine.Dialect, connection, CommandTimeout, cancellationToken);
+        TResult result;
         try
         {
-            return await body(connection, Command(sql, parameters, cancellationToken), io).ConfigureAwait(false);
+            result = await body(connection, Command(sql, parameters, cancellationToken), io).ConfigureAwait(false);
         }
         catch (Exception e) when (guard?.TimedOut == true && !cancellationToken.IsCancellationRequested)
         {
@@ -101,6 +102,15 @@ public sealed partial class DatabaseSession
             _statementFailed = true;
             throw Remember(Wrap("Statement", e));
         }
+
+        if (guard?.TimedOut == true && !cancellationToken.IsCancellationRequested)
+        {
+            // Interrupted at the deadline, yet it answered (MySQL's SLEEP returns 1 when killed): it still ran too long.
+            _statementFailed = _interrupted = true;
+            throw Remember(Wrap("Statement", TimedOut(null)));
+        }
+
+        return result;
     }
 
     private DatabaseCommandException Remember(DatabaseCommandException failure)
@@ -137,7 +147,7 @@ public sealed partial class DatabaseSession
     }
 
     /// <summary>A statement the session interrupted at its command timeout: a timeout, with the driver's error inside.</summary>
-    private TimeoutException TimedOut(Exception interrupted) =>
+    private TimeoutException TimedOut(Exception? interrupted) =>
         new($"The statement ran longer than the command timeout ({CommandTimeout.TotalSeconds:0.###} s) and was interrupted.", interrupted);
 
     /// <summary>The Dapper call behind each helper, blocking or asynchronous as the caller's path asks.</summary>

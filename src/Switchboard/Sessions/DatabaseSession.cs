@@ -263,6 +263,19 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
             throw new InvalidOperationException(message);
         }
 
+        if (_connection is { State: not ConnectionState.Open })
+        {
+            // MySql.Data closes the connection when a command times out; a lost connection ends the same way. COMMIT was
+            // not sent, and the server rolled the transaction back when the connection went.
+            var closed = new DatabaseCommandException(DatabaseName, "COMMIT", DatabaseErrorKind.ConnectionLost,
+                new InvalidOperationException("The connection had been closed before COMMIT (lost, or closed by the driver when a command timed out), "
+                    + "so COMMIT was not sent and the server rolled the transaction back; nothing was committed."),
+                _engine.Definition.Secrets, RoutedTarget);
+            SwitchboardTelemetry.SetError(_activity, closed);
+            await ReleaseAsync(io, rollBack: false).ConfigureAwait(false);
+            throw closed;
+        }
+
         var span = _engine.Telemetry.StartEnd(commit: true, _activity);
         bool landed;
         try
@@ -318,6 +331,14 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
 
         var span = _engine.Telemetry.StartEnd(commit: false, _activity);
         _activity?.SetTag(SwitchboardTelemetry.OutcomeTag, "rolled_back");
+        if (_connection is { State: not ConnectionState.Open })
+        {
+            // Closed under the session (lost, or closed by the driver at a command timeout): the server has rolled back.
+            span?.Dispose();
+            await ReleaseAsync(io, rollBack: false).ConfigureAwait(false);
+            return;
+        }
+
         try
         {
             if (io == IOBehavior.Synchronous)
@@ -397,7 +418,9 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
         {
             if (transaction is not null)
             {
-                if (rollBack && transaction.Connection is not null)
+                // A closed connection (lost, or closed by the driver after a command timeout) has no transaction left on
+                // the server to roll back: the server rolled it back when the connection went.
+                if (rollBack && transaction.Connection is not null && connection.State == ConnectionState.Open)
                 {
                     if (io == IOBehavior.Synchronous)
                     {

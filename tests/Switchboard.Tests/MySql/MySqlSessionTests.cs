@@ -1,3 +1,4 @@
+using Dapper;
 using System.Diagnostics;
 using Switchboard.MySql;
 using Switchboard.Tests.Rig;
@@ -162,6 +163,72 @@ public sealed class MySqlSessionTests(DatabaseServers servers) : SessionContract
 
         await using var after = catalog.OpenSession("main");
         Assert.Equal(1, await after.ExecuteScalarAsync<long>("SELECT 1"));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_statement_past_its_command_timeout_is_stopped_on_the_server_and_the_connection_survives(bool async)
+    {
+        await using var catalog = await CatalogAsync(o => o.CommandTimeout = TimeSpan.FromSeconds(1));
+        var marker = "timed_out_" + Guid.NewGuid().ToString("N")[..8];
+        var sql = $"SELECT SLEEP(30) AS {marker}";
+        await using (var session = catalog.OpenSession("main"))
+        {
+            await session.ExecuteAsync("UPDATE accounts SET balance = 11 WHERE id = 1");
+            var started = Stopwatch.StartNew();
+            var error = async
+                ? await Assert.ThrowsAsync<DatabaseCommandException>(() => session.ExecuteScalarAsync<long>(sql))
+                : Assert.Throws<DatabaseCommandException>(() => session.ExecuteScalar<long>(sql));
+            Assert.Equal(DatabaseErrorKind.Timeout, error.Kind);
+            Assert.True(started.Elapsed < TimeSpan.FromSeconds(5), $"the timeout took {started.Elapsed.TotalSeconds:0.0} s");
+
+            // MySql.Data alone would have closed the connection and left the statement running on the server.
+            Assert.Equal(System.Data.ConnectionState.Open, session.Connection.State);
+            await using (var look = catalog.OpenSession("main"))
+            {
+                Assert.Equal(0, await look.ExecuteScalarAsync<long>(
+                    "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE @pattern AND ID <> CONNECTION_ID()", new { pattern = "%" + marker + "%" }));
+            }
+
+            // The session refuses to commit after the interruption; the rollback goes through on the live connection.
+            await Assert.ThrowsAsync<InvalidOperationException>(() => session.CommitAsync());
+        }
+
+        Assert.Equal(0, await CountFromOutsideAsync(catalog, "balance = 11"));
+    }
+
+    [Fact]
+    public async Task After_the_driver_closed_the_connection_at_a_timeout_rollback_is_quiet_and_commit_says_nothing_was_committed()
+    {
+        // A raw command on the session's connection: MySql.Data's own timeout closes the connection.
+        await using var catalog = await CatalogAsync();
+        async Task TimeOutRawAsync(DatabaseSession session)
+        {
+            await session.ExecuteAsync("UPDATE accounts SET balance = 12 WHERE id = 1");
+            var connection = await session.GetConnectionAsync();
+            await Assert.ThrowsAnyAsync<Exception>(() => connection.ExecuteScalarAsync<long>("SELECT SLEEP(5)", commandTimeout: 1));
+            Assert.NotEqual(System.Data.ConnectionState.Open, connection.State);
+        }
+
+        await using (var rolledBack = catalog.OpenSession("main"))
+        {
+            await TimeOutRawAsync(rolledBack);
+            await rolledBack.RollbackAsync(); // the server rolled back when the connection went: nothing to fail
+            Assert.False(rolledBack.IsActive);
+        }
+
+        await using (var committed = catalog.OpenSession("main"))
+        {
+            await TimeOutRawAsync(committed);
+            var error = await Assert.ThrowsAsync<DatabaseCommandException>(() => committed.CommitAsync());
+            Assert.Equal(DatabaseErrorKind.ConnectionLost, error.Kind);
+            Assert.Contains("nothing was committed", error.Message);
+            Assert.Contains("'main'", error.Message);
+            Assert.DoesNotContain(servers.MyPassword, error.ToString());
+        }
+
+        Assert.Equal(0, await CountFromOutsideAsync(catalog, "balance = 12"));
     }
 
     [Fact]
