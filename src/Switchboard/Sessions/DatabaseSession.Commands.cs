@@ -63,7 +63,17 @@ public sealed partial class DatabaseSession
         object? parameters, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(sql);
-        var connection = _connection ?? await BeginAsync(io, cancellationToken).ConfigureAwait(false);
+        DbConnection connection;
+        try
+        {
+            connection = _connection ?? await BeginAsync(io, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException e) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException($"A statement on database '{DatabaseName}' was cancelled before it started (while the session got its connection).",
+                e, cancellationToken);
+        }
+
         ThrowIfInterrupted();
         using var guard = StatementGuard.Start(_engine.Dialect, connection, CommandTimeout, cancellationToken);
         TResult result;
@@ -76,12 +86,12 @@ public sealed partial class DatabaseSession
             _statementFailed = _interrupted = true;
             throw Remember(Wrap("Statement", TimedOut(e)));
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException e) when (cancellationToken.IsCancellationRequested)
         {
             // PostgreSQL aborts the transaction of a cancelled statement: Commit must not turn into a silent rollback.
             _statementFailed = true;
             _interrupted |= guard is not null;
-            throw;
+            throw new OperationCanceledException($"A statement on database '{DatabaseName}' was cancelled.", e, cancellationToken);
         }
         catch (Exception e) when (cancellationToken.IsCancellationRequested)
         {

@@ -902,6 +902,6 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
 
     private static string Names(IEnumerable<Participant> participants) => string.Join(", ", participants.Select(p => "'" + p.Database + "'"));
 
-    [LoggerMessage(EventId = 4010, Level = LogLevel.Warning, Message = "Distributed transaction {TransactionId} committed; in doubt on {Databases} until they can be reached")]
+    [LoggerMessage(EventId = 4010, Level = LogLevel.Warning, Message = "Distributed transaction {TransactionId} committed; not yet told, in doubt until reachable: {Databases}")]
     private static partial void LogInDoubt(ILogger logger, string transactionId, string databases);
 }

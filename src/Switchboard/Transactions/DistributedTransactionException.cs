@@ -96,7 +96,8 @@ public sealed class DistributedTransactionException : SwitchboardException
                 ParticipantOutcome.InDoubt when outcome == DistributedOutcome.Committed =>
                     "in doubt: prepared; will be committed when it can be reached (background retry, or switchboard recover)",
                 ParticipantOutcome.InDoubt when outcome == DistributedOutcome.RolledBack =>
-                    "in doubt: prepared; will be rolled back when it can be reached (background retry, or switchboard recover)",
+                    // Prepared and not reachable for the rollback, or a PREPARE whose outcome is unknown.
+                    "in doubt: may be prepared; will be rolled back when it can be reached (background retry, or switchboard recover)",
                 ParticipantOutcome.InDoubt => "in doubt: recovery settles it from the last resource's decision",
                 ParticipantOutcome.Unknown => "unknown: the connection was lost while committing; only the database knows",
                 var o => ParticipantResult.Describe(o),

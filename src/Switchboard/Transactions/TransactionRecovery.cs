@@ -358,7 +358,7 @@ internal static class TransactionRecovery
 
         if (unreadable)
         {
-            return (null, $"{prepared} of its {count} participants are prepared, and a database that could not be read may hold another: left alone");
+            return (null, $"{prepared} of its {count} participants {(prepared == 1 ? "is" : "are")} prepared, and a database that could not be read may hold another: left alone");
         }
 
         return ('A', $"only {prepared} of its {count} participants prepared it and none committed (presumed abort)");

@@ -26,7 +26,8 @@ public sealed class PostgreSqlSessionTests(DatabaseServers servers) : SessionCon
         await session.ExecuteAsync("INSERT INTO accounts (id, owner, balance) VALUES (7, 'cancelled', 1)");
         using (var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(200)))
         {
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => session.ExecuteAsync("SELECT pg_sleep(5)", cancellationToken: cancel.Token));
+            var cancelled = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => session.ExecuteAsync("SELECT pg_sleep(5)", cancellationToken: cancel.Token));
+            Assert.Contains("'main'", cancelled.Message);
         }
 
         // PostgreSQL aborted the transaction: a COMMIT would come back as a silent ROLLBACK.

@@ -327,7 +327,8 @@ public abstract class SessionContractTests
         for (var i = 0; i < 3; i++)
         {
             await using var session = catalog.OpenSession("main");
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => session.ExecuteAsync("SELECT 1", cancellationToken: cancelled.Token));
+            var error = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => session.ExecuteAsync("SELECT 1", cancellationToken: cancelled.Token));
+            Assert.Contains("'main'", error.Message);
         }
 
         Assert.Equal(0, catalog.GetEngine("main").GetPoolStatistics().InUse);
