@@ -24,6 +24,9 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
     private readonly ReplicaSet? _replicas;
     private string? _serverVersion;
     private int _waiting;
+
+    // Opens in progress (a slot taken, the driver still connecting): said in a pool timeout, where a silent server shows.
+    private int _connecting;
     private long _checkouts;
     private long _timeouts;
     private long _connectFailures;
@@ -295,7 +298,7 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
             Interlocked.Increment(ref _timeouts);
             Telemetry.RecordTimeout();
             LogPoolTimeout(_logger, Name, Definition.Pool.MaxSize, timeout.TotalMilliseconds);
-            throw new PoolTimeoutException(Name, Definition.Target, Definition.Pool.MaxSize, Stopwatch.GetElapsedTime(started));
+            throw new PoolTimeoutException(Name, Definition.Target, Definition.Pool.MaxSize, Stopwatch.GetElapsedTime(started), Volatile.Read(ref _connecting));
         }
     }
 
@@ -307,7 +310,15 @@ public sealed partial class DatabaseEngine : IDisposable, IAsyncDisposable
         try
         {
             connection = dataSource.CreateConnection();
-            await Dialect.OpenAsync(connection, io == IOBehavior.Asynchronous, cancellationToken).ConfigureAwait(false);
+            Interlocked.Increment(ref _connecting);
+            try
+            {
+                await Dialect.OpenAsync(connection, io == IOBehavior.Asynchronous, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _connecting);
+            }
         }
         catch (Exception e) when (Dialect.IsConnectionFailure(e) && !cancellationToken.IsCancellationRequested)
         {

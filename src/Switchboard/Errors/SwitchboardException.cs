@@ -91,14 +91,21 @@ public sealed class DatabaseConnectionException : SwitchboardException
 /// <summary>No pooled connection became free within the checkout timeout.</summary>
 public sealed class PoolTimeoutException : SwitchboardException
 {
-    internal PoolTimeoutException(string databaseName, string target, int maxSize, TimeSpan waited)
-        : base($"Timed out after {waited.TotalMilliseconds:0} ms waiting for a connection to database '{databaseName}' ({target}): all {maxSize} pooled connections are in use. Raise Pool:MaxSize or Pool:CheckoutTimeout, or release sessions sooner.", databaseName, null, null)
+    internal PoolTimeoutException(string databaseName, string target, int maxSize, TimeSpan waited, int connecting = 0)
+        : base($"Timed out after {waited.TotalMilliseconds:0} ms waiting for a connection to database '{databaseName}' ({target}): all {maxSize} pooled "
+            + $"connections are in use{(connecting > 0 ? $", {connecting} of them still connecting to the server" : "")}. If sessions end normally, raise "
+            + "Pool:MaxSize or Pool:CheckoutTimeout, or release sessions sooner; if the server has stopped answering, the sessions that hold them are "
+            + "waiting for it, each until its connect or command timeout.", databaseName, null, null)
     {
         MaxSize = maxSize;
         Waited = waited;
+        Connecting = connecting;
     }
 
     public int MaxSize { get; }
+
+    /// <summary>How many of the pool's connections were still being opened when the wait timed out.</summary>
+    public int Connecting { get; }
 
     public TimeSpan Waited { get; }
 

@@ -82,6 +82,40 @@ public sealed class PostgreSqlSessionTests(DatabaseServers servers) : SessionCon
     }
 
     [Fact]
+    public async Task A_pool_timeout_says_how_many_connections_are_still_connecting_to_a_server_that_does_not_answer()
+    {
+        // Accepts connections and never answers: the one pooled connection stays "connecting" until its connect timeout.
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start();
+        var port = ((System.Net.IPEndPoint)silent.LocalEndpoint).Port;
+        await using var catalog = SwitchboardCatalog.CreateBuilder()
+            .AddDatabase("silent", $"postgresql://app:{Uri.EscapeDataString(servers.PgPassword)}@127.0.0.1:{port}/nothing", o =>
+            {
+                o.ConnectTimeout = TimeSpan.FromSeconds(5);
+                o.Pool.MaxSize = 1;
+                o.Pool.CheckoutTimeout = TimeSpan.FromMilliseconds(500);
+            })
+            .Build();
+
+        var first = Task.Run(async () =>
+        {
+            await using var holder = catalog.OpenSession("silent");
+            await holder.ExecuteScalarAsync<int>("SELECT 1");
+        });
+        await Task.Delay(300);
+        await using (var waiter = catalog.OpenSession("silent"))
+        {
+            var error = await Assert.ThrowsAsync<PoolTimeoutException>(() => waiter.ExecuteScalarAsync<int>("SELECT 1"));
+            Assert.Equal(1, error.Connecting);
+            Assert.Contains("1 of them still connecting to the server", error.Message);
+            Assert.Contains("stopped answering", error.Message);
+            Assert.DoesNotContain(servers.PgPassword, error.ToString());
+        }
+
+        await Assert.ThrowsAsync<DatabaseConnectionException>(() => first);
+    }
+
+    [Fact]
     public async Task Pre_ping_replaces_connections_the_server_has_closed()
     {
         await using var catalog = await CatalogAsync(o => o.Pool.PrePing = true);
