@@ -22,64 +22,99 @@ public sealed partial class MySqlDialect
     public override TimeSpan DriverCommandTimeout(TimeSpan commandTimeout) => commandTimeout + DriverTimeoutMargin;
 
     /// <summary>
-    /// Cancelling the token sends <c>KILL QUERY</c> for the connection's server thread, over a second connection with
-    /// the same settings (a clone): the statement ends with "query execution was interrupted", and the connection and
-    /// its transaction stay usable. Disposing waits briefly for a KILL still on its way.
+    /// Cancelling the token sends <c>KILL QUERY</c> for the connection's server thread, over a connection of its own (a
+    /// clone with the same settings, not pooled, outside the per-server open queue: a full pool or a queued open must not
+    /// hold it up): the statement ends with "query execution was interrupted", and the connection stays open for the
+    /// rollback. Disposing (when the statement has ended) stops a KILL not yet sent, waits for one being sent, and after a
+    /// KILL keeps the connection out of the pool: on MySQL a KILL QUERY that arrives after its statement ended stops the
+    /// connection's next statement instead.
     /// </summary>
     public override IDisposable? InterruptOnCancel(DbConnection connection, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        return cancellationToken.CanBeCanceled && connection is ICloneable cloneable && _driver.ServerThreadId(connection) is { } thread
-            ? new QueryKiller(this, cloneable, thread, cancellationToken)
+        return cancellationToken.CanBeCanceled && connection.State == System.Data.ConnectionState.Open && connection is ICloneable
+            && _driver.ServerThreadId(connection) is { } thread
+            ? new QueryKiller(this, connection, thread, cancellationToken)
             : null;
     }
 
     private sealed class QueryKiller : IDisposable
     {
         private readonly MySqlDialect _dialect;
-        private readonly ICloneable _connection;
+        private readonly DbConnection _connection;
         private readonly int _thread;
         private readonly CancellationTokenRegistration _registration;
-        private Task? _kill;
+        private readonly object _lock = new(); // Monitor.Wait/PulseAll need a monitor lock
+        private bool _done;
+        private bool _sending;
+        private bool _sent;
 
-        public QueryKiller(MySqlDialect dialect, ICloneable connection, int thread, CancellationToken cancellationToken)
+        public QueryKiller(MySqlDialect dialect, DbConnection connection, int thread, CancellationToken cancellationToken)
         {
             (_dialect, _connection, _thread) = (dialect, connection, thread);
-            _registration = cancellationToken.Register(static state =>
-            {
-                var killer = (QueryKiller)state!;
-                killer._kill = Task.Run(killer.KillAsync);
-            }, this);
+            _registration = cancellationToken.Register(static state => _ = Task.Run(((QueryKiller)state!).Kill), this);
         }
 
-        private async Task KillAsync()
+        private void Kill()
         {
-            using var timeout = new CancellationTokenSource(KillWait);
-            var killer = (DbConnection)_connection.Clone();
-            await using (killer.ConfigureAwait(false))
+            try
             {
+                // The clone carries the password (it was never opened); its own connection string turns pooling off.
+                using var killer = (DbConnection)((ICloneable)_connection).Clone();
+                var settings = new DbConnectionStringBuilder { ConnectionString = killer.ConnectionString };
+                settings["Pooling"] = "false";
+                settings["Connection Timeout"] = ((int)KillWait.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+                killer.ConnectionString = settings.ConnectionString;
+                killer.Open();
+                using var command = killer.CreateCommand();
+                command.CommandText = "KILL QUERY " + _thread.ToString(CultureInfo.InvariantCulture);
+                command.CommandTimeout = (int)KillWait.TotalSeconds;
+                lock (_lock)
+                {
+                    if (_done)
+                    {
+                        return; // the statement ended first: a late KILL could stop the connection's next one
+                    }
+
+                    _sending = true;
+                }
+
                 try
                 {
-                    await _dialect.OpenAsync(killer, async: true, timeout.Token).ConfigureAwait(false);
-                    using var command = killer.CreateCommand();
-                    command.CommandText = "KILL QUERY " + _thread.ToString(CultureInfo.InvariantCulture);
-                    command.CommandTimeout = (int)KillWait.TotalSeconds;
-                    await command.ExecuteNonQueryAsync(timeout.Token).ConfigureAwait(false);
+                    command.ExecuteNonQuery();
+                    _sent = true;
                 }
-                catch (Exception e) when (e is DbException or OperationCanceledException or InvalidOperationException or TimeoutException or IOException)
+                finally
                 {
-                    // The server cannot be reached: the driver's own timeout (the backstop) ends the statement.
+                    lock (_lock)
+                    {
+                        _sending = false;
+                        Monitor.PulseAll(_lock);
+                    }
                 }
+            }
+            catch (Exception e) when (e is DbException or InvalidOperationException or TimeoutException or IOException or ArgumentException)
+            {
+                // The server cannot be reached: the driver's own timeout (the backstop) ends the statement.
             }
         }
 
         public void Dispose()
         {
-            // Unregistering waits for a callback that is running, so _kill is set by now if the token fired.
             _registration.Dispose();
-            if (_kill is { } kill)
+            lock (_lock)
             {
-                kill.Wait(KillWait);
+                _done = true;
+                var deadline = Environment.TickCount64 + (long)KillWait.TotalMilliseconds;
+                while (_sending && Environment.TickCount64 < deadline)
+                {
+                    Monitor.Wait(_lock, TimeSpan.FromMilliseconds(Math.Max(1, deadline - Environment.TickCount64)));
+                }
+
+                if (_sent || _sending)
+                {
+                    _dialect.ClearPool(_connection);
+                }
             }
         }
     }

@@ -102,6 +102,7 @@ internal sealed partial class TopologyMonitor : IDisposable, IAsyncDisposable
         await _round.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            ObjectDisposedException.ThrowIf(_stop.IsCancellationRequested, this);
             var probes = new Task<ProbeResult>[_set.Hosts.Length];
             for (var i = 0; i < probes.Length; i++)
             {
@@ -174,21 +175,17 @@ internal sealed partial class TopologyMonitor : IDisposable, IAsyncDisposable
             var probe = await dialect.ProbeReplicationAsync(connection, async: true, token).ConfigureAwait(false);
             return new ProbeResult(probe, null, Stopwatch.GetTimestamp(), DateTimeOffset.UtcNow, Stopwatch.GetElapsedTime(started));
         }
-        catch (Exception e) when (!stop.IsCancellationRequested && e is DbException or TimeoutException or InvalidOperationException
-            or IOException or SocketException or OperationCanceledException or NotSupportedException)
+        catch (Exception e)
         {
-            await DropAsync(index, clearPool: true).ConfigureAwait(false);
+            // Anything, a driver's bug included, is this host's failed check: a check may outlive its round, and then
+            // nobody awaits it. (Once the monitor has stopped, CloseAllAsync closes the host when the check ends.)
+            if (!stop.IsCancellationRequested)
+            {
+                await DropAsync(index, clearPool: true).ConfigureAwait(false);
+            }
+
             var error = e is OperationCanceledException ? NoAnswer : SecretMasker.Scrub(DatabaseConnectionException.Describe(e), host.Definition.Secrets);
             return new ProbeResult(null, error, Stopwatch.GetTimestamp(), DateTimeOffset.UtcNow, Stopwatch.GetElapsedTime(started));
-        }
-        finally
-        {
-            if (stop.IsCancellationRequested)
-            {
-                // The monitor stopped while this check ran (it may have outlived its round): the closing of the monitor's
-                // connections skipped this host, so its connection and pool end here.
-                await CloseHostAsync(index).ConfigureAwait(false);
-            }
         }
     }
 
@@ -229,8 +226,15 @@ internal sealed partial class TopologyMonitor : IDisposable, IAsyncDisposable
     {
         for (var i = 0; i < _connections.Length; i++)
         {
-            // A check still running (one that outlived its round) closes its host itself when it ends.
-            if (_checks[i] is not { IsCompleted: false })
+            // A check still running (one that outlived its round: a driver that cannot cancel its open) owns the host's
+            // connection until it ends; the host is closed then.
+            if (_checks[i] is { IsCompleted: false } running)
+            {
+                var index = i;
+                _ = running.ContinueWith(_ => CloseHostAsync(index).AsTask(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default)
+                    .Unwrap();
+            }
+            else
             {
                 await CloseHostAsync(i).ConfigureAwait(false);
             }

@@ -1,3 +1,4 @@
+using System.Data;
 using System.Data.Common;
 using Dapper;
 using Switchboard.Internal;
@@ -75,6 +76,14 @@ public sealed partial class DatabaseSession
         }
 
         ThrowIfInterrupted();
+        if (connection.State != ConnectionState.Open)
+        {
+            // Closed under the session (lost, or closed by MySql.Data when a raw command timed out). Dapper would open it
+            // again, outside the transaction, and the statement would commit on its own.
+            _statementFailed = true;
+            throw _rolledBackBy = Remember(ConnectionClosed("Statement"));
+        }
+
         using var guard = StatementGuard.Start(_engine.Dialect, connection, CommandTimeout, cancellationToken);
         TResult result;
         try

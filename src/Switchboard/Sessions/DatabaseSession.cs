@@ -257,7 +257,7 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
             var message = _interrupted
                 ? $"Cannot commit on database '{DatabaseName}': a statement was interrupted (command timeout or cancellation), which may have rolled back the whole transaction. The transaction has been rolled back."
                 : _rolledBackBy is { } cause
-                ? $"Cannot commit on database '{DatabaseName}': the server rolled back the whole transaction when a statement failed ({cause.Kind}); nothing was committed. Run the transaction again."
+                ? $"Cannot commit on database '{DatabaseName}': the server rolled back the whole transaction when a statement failed ({cause.Kind}); its work was not committed. Run the transaction again."
                 : $"Cannot commit on database '{DatabaseName}': a statement failed in this transaction, so the server aborted it. The transaction has been rolled back.";
             await ReleaseAsync(io, rollBack: true).ConfigureAwait(false);
             throw new InvalidOperationException(message);
@@ -265,12 +265,9 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
 
         if (_connection is { State: not ConnectionState.Open })
         {
-            // MySql.Data closes the connection when a command times out; a lost connection ends the same way. COMMIT was
+            // MySql.Data closes the connection when a command times out; a lost connection ends the same way. COMMIT is
             // not sent, and the server rolled the transaction back when the connection went.
-            var closed = new DatabaseCommandException(DatabaseName, "COMMIT", DatabaseErrorKind.ConnectionLost,
-                new InvalidOperationException("The connection had been closed before COMMIT (lost, or closed by the driver when a command timed out), "
-                    + "so COMMIT was not sent and the server rolled the transaction back; nothing was committed."),
-                _engine.Definition.Secrets, RoutedTarget);
+            var closed = ConnectionClosed("COMMIT (not sent)");
             SwitchboardTelemetry.SetError(_activity, closed);
             await ReleaseAsync(io, rollBack: false).ConfigureAwait(false);
             throw closed;
@@ -409,6 +406,7 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
         _firstFailure = null;
         _interrupted = false;
         _rolledBackBy = null;
+        _handedOut = false;
         if (connection is null)
         {
             return;
@@ -473,6 +471,17 @@ public sealed partial class DatabaseSession : IDisposable, IAsyncDisposable
 
             activity.Stop();
         }
+    }
+
+    /// <summary>The session's connection was closed under it: its transaction is gone on the server.</summary>
+    private DatabaseCommandException ConnectionClosed(string operation)
+    {
+        _route?.OnFailure(_engine, DatabaseErrorKind.ConnectionLost);
+        return new DatabaseCommandException(DatabaseName, operation, DatabaseErrorKind.ConnectionLost,
+            new InvalidOperationException("The session's connection had been closed (lost, or closed by the driver when a command run on it timed out), "
+                + "and the server rolled back the transaction's work when it went; a statement run on that connection after it was reopened would have "
+                + "run outside the transaction. Roll back the session and run the transaction again."),
+            _engine.Definition.Secrets, RoutedTarget);
     }
 
     private DatabaseCommandException Wrap(string operation, Exception e)

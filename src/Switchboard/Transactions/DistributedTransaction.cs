@@ -467,6 +467,12 @@ public sealed partial class DistributedTransaction : IDisposable, IAsyncDisposab
                         span?.SetStatus(ActivityStatusCode.Error, lost.Count > 0 ? nameof(DistributedOutcome.Partial) : "in doubt on " + string.Join(",", inDoubt.Select(p => p.Database)));
                     }
                 }
+                catch (Exception e)
+                {
+                    // Nobody awaits this task: say it here. Branches left prepared are completed by the retry or recovery.
+                    span?.SetStatus(ActivityStatusCode.Error, e.GetType().Name);
+                    _coordinator.ReportBackgroundFailure(e);
+                }
                 finally
                 {
                     _coordinator.EndBackgroundCompletion();

@@ -986,6 +986,9 @@ internal sealed partial class TransactionCoordinator : IDisposable, IAsyncDispos
     [LoggerMessage(EventId = 4003, Level = LogLevel.Warning, Message = "Distributed transaction {TransactionId}: {Database} still unreachable ({ErrorType}); next try in {Seconds} s")]
     private static partial void LogRetryFailed(ILogger logger, string transactionId, string database, string errorType, double seconds);
 
+    /// <summary>Logs a failure of background work that has no caller to throw to (a phase two completed in the background).</summary>
+    internal void ReportBackgroundFailure(Exception e) => LogBackgroundFailed(_logger, e.GetType().Name, SecretMasker.Scrub(e.Message, AllSecrets));
+
     [LoggerMessage(EventId = 4004, Level = LogLevel.Warning, Message = "Transaction coordinator background work failed ({ErrorType}): {Message}")]
     private static partial void LogBackgroundFailed(ILogger logger, string errorType, string message);
 

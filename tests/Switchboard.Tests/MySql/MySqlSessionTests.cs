@@ -68,7 +68,7 @@ public sealed class MySqlSessionTests(DatabaseServers servers) : SessionContract
         Assert.Contains("'main'", refused.Message);
         var commit = await Assert.ThrowsAsync<InvalidOperationException>(() => victim.CommitAsync());
         Assert.Contains("Deadlock", commit.Message);
-        Assert.Contains("nothing was committed", commit.Message);
+        Assert.Contains("was not committed", commit.Message);
         Assert.Equal(1, await CountFromOutsideAsync(catalog, "id = 1 AND balance = 101"));
         Assert.Equal(0, await CountFromOutsideAsync(catalog, "balance IN (1, 3)"));
 
@@ -166,11 +166,16 @@ public sealed class MySqlSessionTests(DatabaseServers servers) : SessionContract
     }
 
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public async Task A_statement_past_its_command_timeout_is_stopped_on_the_server_and_the_connection_survives(bool async)
+    [InlineData(true, 10)]
+    [InlineData(false, 10)]
+    [InlineData(true, 1)] // the pool full: the KILL needs a connection of its own
+    public async Task A_statement_past_its_command_timeout_is_stopped_on_the_server_and_the_connection_survives(bool async, int poolSize)
     {
-        await using var catalog = await CatalogAsync(o => o.CommandTimeout = TimeSpan.FromSeconds(1));
+        await using var catalog = await CatalogAsync(o =>
+        {
+            o.CommandTimeout = TimeSpan.FromSeconds(1);
+            o.Pool.MaxSize = poolSize;
+        });
         var marker = "timed_out_" + Guid.NewGuid().ToString("N")[..8];
         var sql = $"SELECT SLEEP(30) AS {marker}";
         await using (var session = catalog.OpenSession("main"))
@@ -185,8 +190,9 @@ public sealed class MySqlSessionTests(DatabaseServers servers) : SessionContract
 
             // MySql.Data alone would have closed the connection and left the statement running on the server.
             Assert.Equal(System.Data.ConnectionState.Open, session.Connection.State);
-            await using (var look = catalog.OpenSession("main"))
+            await using (var look = new global::MySql.Data.MySqlClient.MySqlConnection(servers.MyAdminConnectionString("mysql")))
             {
+                await look.OpenAsync();
                 Assert.Equal(0, await look.ExecuteScalarAsync<long>(
                     "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE @pattern AND ID <> CONNECTION_ID()", new { pattern = "%" + marker + "%" }));
             }
@@ -199,7 +205,7 @@ public sealed class MySqlSessionTests(DatabaseServers servers) : SessionContract
     }
 
     [Fact]
-    public async Task After_the_driver_closed_the_connection_at_a_timeout_rollback_is_quiet_and_commit_says_nothing_was_committed()
+    public async Task After_the_driver_closed_the_connection_at_a_timeout_helpers_and_commit_refuse_and_rollback_is_quiet()
     {
         // A raw command on the session's connection: MySql.Data's own timeout closes the connection.
         await using var catalog = await CatalogAsync();
@@ -221,14 +227,30 @@ public sealed class MySqlSessionTests(DatabaseServers servers) : SessionContract
         await using (var committed = catalog.OpenSession("main"))
         {
             await TimeOutRawAsync(committed);
-            var error = await Assert.ThrowsAsync<DatabaseCommandException>(() => committed.CommitAsync());
-            Assert.Equal(DatabaseErrorKind.ConnectionLost, error.Kind);
-            Assert.Contains("nothing was committed", error.Message);
+
+            // A helper after it: refused, not run on a connection Dapper would open again outside the transaction.
+            var helper = await Assert.ThrowsAsync<DatabaseCommandException>(() => committed.ExecuteAsync("UPDATE accounts SET balance = 13 WHERE id = 1"));
+            Assert.Equal(DatabaseErrorKind.ConnectionLost, helper.Kind);
+            Assert.Throws<InvalidOperationException>(() => committed.Execute("UPDATE accounts SET balance = 13 WHERE id = 1"));
+
+            var error = await Assert.ThrowsAsync<InvalidOperationException>(() => committed.CommitAsync());
+            Assert.Contains("was not committed", error.Message);
             Assert.Contains("'main'", error.Message);
             Assert.DoesNotContain(servers.MyPassword, error.ToString());
         }
 
-        Assert.Equal(0, await CountFromOutsideAsync(catalog, "balance = 12"));
+        await using (var committed = catalog.OpenSession("main"))
+        {
+            await TimeOutRawAsync(committed);
+            var error = await Assert.ThrowsAsync<DatabaseCommandException>(() => committed.CommitAsync());
+            Assert.Equal(DatabaseErrorKind.ConnectionLost, error.Kind);
+            Assert.Contains("COMMIT (not sent)", error.Message);
+            Assert.Contains("rolled back the transaction's work", error.Message);
+            Assert.Contains("'main'", error.Message);
+            Assert.DoesNotContain(servers.MyPassword, error.ToString());
+        }
+
+        Assert.Equal(0, await CountFromOutsideAsync(catalog, "balance IN (12, 13)"));
     }
 
     [Fact]
