@@ -225,10 +225,16 @@ public sealed class ShardQuery<T> : IAsyncEnumerable<ShardRow<T>>
             var engine = session.Engine;
             var connection = await session.GetConnectionAsync(stop.Token).ConfigureAwait(false);
             var transaction = await session.GetTransactionAsync(stop.Token).ConfigureAwait(false);
-            var seconds = Math.Max(1, (int)(options.CommandTimeout ?? engine.Definition.CommandTimeout).TotalSeconds);
+            // As in a session's helpers: where the driver does not stop a statement at its command timeout the way it should
+            // (SQLite; MySql.Data closes the connection and leaves it running), the statement is interrupted here, up to its
+            // first row, and the driver's own timeout is a later backstop.
+            var commandTimeout = options.CommandTimeout ?? engine.Definition.CommandTimeout;
+            var seconds = Math.Max(1, (int)engine.Dialect.DriverCommandTimeout(commandTimeout).TotalSeconds);
             var command = new CommandDefinition(_sql, _parameters, transaction, seconds, cancellationToken: stop.Token);
+            using var statementDeadline = engine.Dialect.StopsRunningStatements ? null : new CancellationTokenSource(Internal.Timers.Clamp(commandTimeout));
             DbDataReader? reader = null;
             var interrupt = engine.Dialect.InterruptOnCancel(connection, stop.Token);
+            var interruptAtDeadline = statementDeadline is null ? null : engine.Dialect.InterruptOnCancel(connection, statementDeadline.Token);
             try
             {
                 reader = await connection.ExecuteReaderAsync(command).ConfigureAwait(false);
@@ -241,6 +247,7 @@ public sealed class ShardQuery<T> : IAsyncEnumerable<ShardRow<T>>
                     if (!answered)
                     {
                         deadline?.CancelAfter(Timeout.InfiniteTimeSpan); // the shard answered: ShardTimeout is met
+                        statementDeadline?.CancelAfter(Timeout.InfiniteTimeSpan);
                         answered = true;
                     }
 
@@ -254,6 +261,13 @@ public sealed class ShardQuery<T> : IAsyncEnumerable<ShardRow<T>>
                     await write(AsRow(parser(reader))).ConfigureAwait(false);
                     count++;
                 }
+            }
+            catch (Exception e) when (statementDeadline?.IsCancellationRequested == true && !stop.IsCancellationRequested)
+            {
+                // Whatever the driver threw for the interrupted statement (MySql.Data 8.0 can throw a NullReferenceException).
+                throw new DatabaseCommandException(shard.DatabaseName, "Fan-out query", DatabaseErrorKind.Timeout,
+                    new TimeoutException($"The statement ran longer than the command timeout ({commandTimeout.TotalSeconds:0.###} s) and was interrupted.", e),
+                    engine.Definition.Secrets, engine.Definition.Target);
             }
             catch (Exception e) when (e is DbException or TimeoutException && !stop.IsCancellationRequested)
             {
@@ -275,6 +289,7 @@ public sealed class ShardQuery<T> : IAsyncEnumerable<ShardRow<T>>
 
                 // Before the connection goes back to the pool, so that a late interrupt cannot hit the next user's statement.
                 interrupt?.Dispose();
+                interruptAtDeadline?.Dispose();
             }
         }
     }

@@ -205,6 +205,32 @@ public sealed class MySqlSessionTests(DatabaseServers servers) : SessionContract
     }
 
     [Fact]
+    public async Task A_fan_out_statement_past_its_command_timeout_is_stopped_on_every_MySQL_shard()
+    {
+        await using var catalog = SwitchboardCatalog.CreateBuilder()
+            .AddDatabase("s0", servers.MyUrl(await servers.CreateMyDatabaseAsync("fanout")))
+            .AddDatabase("s1", servers.MyUrl(await servers.CreateMyDatabaseAsync("fanout")))
+            .AddShardMap("events", Switchboard.Sharding.ShardStrategy.Hash, ["s0", "s1"])
+            .Build();
+        var marker = "fan_timed_out_" + Guid.NewGuid().ToString("N")[..8];
+        var options = new Switchboard.Sharding.FanOutOptions
+        {
+            CommandTimeout = TimeSpan.FromSeconds(1),
+            FailurePolicy = Switchboard.Sharding.ShardFailurePolicy.ReturnPartialResults,
+        };
+        var started = Stopwatch.StartNew();
+        var result = await catalog.Shards("events").Query<long>($"SELECT SLEEP(30) AS {marker}", options: options).ToResultAsync();
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(5), $"the fan-out took {started.Elapsed.TotalSeconds:0.0} s");
+        Assert.Equal(2, result.Failures.Count);
+        Assert.All(result.Failures, failure => Assert.Equal(DatabaseErrorKind.Timeout, Assert.IsType<DatabaseCommandException>(failure.Error).Kind));
+
+        await using var look = new global::MySql.Data.MySqlClient.MySqlConnection(servers.MyAdminConnectionString("mysql"));
+        await look.OpenAsync();
+        Assert.Equal(0, await look.ExecuteScalarAsync<long>(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE @pattern AND ID <> CONNECTION_ID()", new { pattern = "%" + marker + "%" }));
+    }
+
+    [Fact]
     public async Task After_the_driver_closed_the_connection_at_a_timeout_helpers_and_commit_refuse_and_rollback_is_quiet()
     {
         // A raw command on the session's connection: MySql.Data's own timeout closes the connection.
