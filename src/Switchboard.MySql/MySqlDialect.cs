@@ -146,6 +146,16 @@ public sealed partial class MySqlDialect : Dialect
     public override DbDataSource CreateDataSource(DatabaseDefinition definition) =>
         new MySqlDataSource(_driver, definition.Connection.ConnectionString);
 
+    // MySQL drivers pool by connection string, one pool per process: the monitor's connection (kept open between
+    // checks) would take a slot of the sessions' pool, and a failed check's pool clearing would clear theirs.
+    public override DbDataSource CreateMonitorDataSource(DatabaseDefinition definition)
+    {
+        ArgumentNullException.ThrowIfNull(definition);
+        var settings = new DbConnectionStringBuilder { ConnectionString = definition.Connection.ConnectionString };
+        settings["Pooling"] = "false";
+        return new MySqlDataSource(_driver, settings.ConnectionString);
+    }
+
     public override async Task OpenAsync(DbConnection connection, bool async, CancellationToken cancellationToken)
     {
         if (!async || !_driver.BlocksOnOpen)

@@ -49,6 +49,13 @@ public abstract partial class Dialect
     /// <summary>Creates the driver's pooled data source for a database. Called once per engine.</summary>
     public abstract DbDataSource CreateDataSource(DatabaseDefinition definition);
 
+    /// <summary>
+    /// A data source for the replica monitor's own connection to one host, which must not share the sessions' pool (nor
+    /// count against its size, nor clear it when a check fails). Default: <see cref="CreateDataSource"/>, which for a
+    /// driver whose data sources each own their pool (Npgsql) is already separate.
+    /// </summary>
+    public virtual DbDataSource CreateMonitorDataSource(DatabaseDefinition definition) => CreateDataSource(definition);
+
     /// <summary>Runs after a connection opens (from the pool or new). Default: nothing.</summary>
     public virtual ValueTask OnConnectionOpenedAsync(DbConnection connection, DatabaseDefinition definition, bool async, CancellationToken cancellationToken)
         => default;

@@ -166,7 +166,7 @@ internal sealed partial class TopologyMonitor : IDisposable, IAsyncDisposable
             {
                 await DropAsync(index, clearPool: false).ConfigureAwait(false);
                 // A pool of the monitor's own, so that its connection never competes with sessions for Pool:MaxSize.
-                connection = (_sources[index] ??= dialect.CreateDataSource(host.Definition)).CreateConnection();
+                connection = (_sources[index] ??= dialect.CreateMonitorDataSource(host.Definition)).CreateConnection();
                 _connections[index] = connection;
                 await dialect.OpenAsync(connection, async: true, token).ConfigureAwait(false);
                 await dialect.OnConnectionOpenedAsync(connection, host.Definition, async: true, token).ConfigureAwait(false);
