@@ -79,14 +79,7 @@ public abstract partial class Dialect
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(transaction);
-        if (async)
-        {
-            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        else
-        {
-            transaction.Commit();
-        }
+        await CommitTransactionAsync(connection, transaction, checkAborted: false, async, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Rolls back a branch that has not been prepared.</summary>

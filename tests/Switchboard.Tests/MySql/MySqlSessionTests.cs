@@ -82,9 +82,8 @@ public sealed class MySqlSessionTests(DatabaseServers servers) : SessionContract
     public async Task A_server_that_never_answers_holds_up_only_the_opens_to_itself_and_those_for_no_longer_than_the_connect_timeout()
     {
         // Accepts connections and never sends the handshake: MySql.Data's open blocks its thread until its connect timeout.
-        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        silent.Start();
-        var silentPort = ((System.Net.IPEndPoint)silent.LocalEndpoint).Port;
+        using var silent = new SilentServer();
+        var silentPort = silent.Port;
         await using var catalog = SwitchboardCatalog.CreateBuilder()
             .AddDatabase("silent", $"mysql://app:{Uri.EscapeDataString(servers.MyPassword)}@127.0.0.1:{silentPort}/nothing",
                 o => o.ConnectTimeout = TimeSpan.FromSeconds(3))

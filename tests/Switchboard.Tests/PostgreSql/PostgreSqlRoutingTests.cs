@@ -284,9 +284,8 @@ public sealed class PostgreSqlRoutingTests(PgReplicaClusterFixture fixture)
     public async Task A_synchronous_first_session_waits_for_a_silent_replica_no_longer_than_the_check_timeout()
     {
         // Accepts connections and never answers: a blocking open waits for the whole connect timeout (20 s here).
-        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        silent.Start();
-        var silentHost = "127.0.0.1:" + ((System.Net.IPEndPoint)silent.LocalEndpoint).Port;
+        using var silent = new SilentServer();
+        var silentHost = silent.Host;
         var database = await DatabaseWithTableAsync("silentfirst");
         await using var catalog = Catalog(database, o =>
         {

@@ -85,9 +85,8 @@ public sealed class PostgreSqlSessionTests(DatabaseServers servers) : SessionCon
     public async Task A_pool_timeout_says_how_many_connections_are_still_connecting_to_a_server_that_does_not_answer()
     {
         // Accepts connections and never answers: the one pooled connection stays "connecting" until its connect timeout.
-        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        silent.Start();
-        var port = ((System.Net.IPEndPoint)silent.LocalEndpoint).Port;
+        using var silent = new SilentServer();
+        var port = silent.Port;
         await using var catalog = SwitchboardCatalog.CreateBuilder()
             .AddDatabase("silent", $"postgresql://app:{Uri.EscapeDataString(servers.PgPassword)}@127.0.0.1:{port}/nothing", o =>
             {
