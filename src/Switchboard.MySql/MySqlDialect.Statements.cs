@@ -19,6 +19,9 @@ public sealed partial class MySqlDialect
     /// </summary>
     public override bool StopsRunningStatements => false;
 
+    // MySql.Data does send KILL QUERY when a command's token is cancelled: a second KILL of ours would race with it.
+    public override bool StopsCancelledStatements => true;
+
     public override TimeSpan DriverCommandTimeout(TimeSpan commandTimeout) => commandTimeout + DriverTimeoutMargin;
 
     /// <summary>

@@ -34,6 +34,13 @@ public abstract partial class Dialect
     public virtual bool StopsRunningStatements => true;
 
     /// <summary>
+    /// Whether the driver stops a running statement when its token is cancelled, even where it does not at its command
+    /// timeout (MySql.Data: it sends KILL QUERY itself). When not, sessions and fan-outs interrupt it on cancellation too.
+    /// Default: as <see cref="StopsRunningStatements"/>.
+    /// </summary>
+    public virtual bool StopsCancelledStatements => StopsRunningStatements;
+
+    /// <summary>
     /// The command timeout given to the driver for a session helper's statement. A dialect whose sessions stop statements
     /// themselves at the command timeout gives the driver a later one, as a backstop. Default: the command timeout.
     /// </summary>

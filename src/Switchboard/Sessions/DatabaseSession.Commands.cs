@@ -122,10 +122,16 @@ public sealed partial class DatabaseSession
             throw Remember(Wrap("Statement", e));
         }
 
-        if (guard?.TimedOut == true && !cancellationToken.IsCancellationRequested)
+        if (guard is not null && (guard.TimedOut || cancellationToken.IsCancellationRequested))
         {
-            // Interrupted at the deadline, yet it answered (MySQL's SLEEP returns 1 when killed): it still ran too long.
+            // Interrupted (by the session at the deadline, or by the driver on cancellation), yet it answered: MySQL's SLEEP
+            // returns 1 when killed, and MySql.Data then does not always throw. It still ran too long, or was cancelled.
             _statementFailed = _interrupted = true;
+            if (cancellationToken.IsCancellationRequested)
+            {
+                throw new OperationCanceledException($"A statement on database '{DatabaseName}' was cancelled.", cancellationToken);
+            }
+
             throw Remember(Wrap("Statement", TimedOut(null)));
         }
 

@@ -5,8 +5,10 @@ namespace Switchboard;
 
 /// <summary>
 /// The command timeout and the caller's cancellation for one statement, on a driver that does not stop a running
-/// statement itself (<see cref="Dialect.StopsRunningStatements"/> false: SQLite checks neither between its steps). Both
-/// interrupt the statement through <see cref="Dialect.InterruptOnCancel"/>. Dispose before the connection is used again.
+/// statement itself (<see cref="Dialect.StopsRunningStatements"/> false: SQLite checks neither between its steps; MySql.Data
+/// closes the connection at its timeout). Both interrupt the statement through <see cref="Dialect.InterruptOnCancel"/>, the
+/// cancellation only where the driver does not act on it (<see cref="Dialect.StopsCancelledStatements"/>). Dispose before
+/// the connection is used again.
 /// </summary>
 internal sealed class StatementGuard : IDisposable
 {
@@ -18,7 +20,7 @@ internal sealed class StatementGuard : IDisposable
     {
         _deadline = new CancellationTokenSource(Internal.Timers.Clamp(timeout));
         _onDeadline = dialect.InterruptOnCancel(connection, _deadline.Token);
-        _onCancel = dialect.InterruptOnCancel(connection, cancellationToken);
+        _onCancel = dialect.StopsCancelledStatements ? null : dialect.InterruptOnCancel(connection, cancellationToken);
     }
 
     /// <summary>A guard for drivers that need one, else null (they honour their command timeout and token themselves).</summary>

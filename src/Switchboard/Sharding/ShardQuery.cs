@@ -233,7 +233,7 @@ public sealed class ShardQuery<T> : IAsyncEnumerable<ShardRow<T>>
             var command = new CommandDefinition(_sql, _parameters, transaction, seconds, cancellationToken: stop.Token);
             using var statementDeadline = engine.Dialect.StopsRunningStatements ? null : new CancellationTokenSource(Internal.Timers.Clamp(commandTimeout));
             DbDataReader? reader = null;
-            var interrupt = engine.Dialect.InterruptOnCancel(connection, stop.Token);
+            var interrupt = engine.Dialect.StopsCancelledStatements ? null : engine.Dialect.InterruptOnCancel(connection, stop.Token);
             var interruptAtDeadline = statementDeadline is null ? null : engine.Dialect.InterruptOnCancel(connection, statementDeadline.Token);
             try
             {
