@@ -172,8 +172,7 @@ public sealed partial class DatabaseSession
     }
 
     /// <summary>A statement the session interrupted at its command timeout: a timeout, with the driver's error inside.</summary>
-    private TimeoutException TimedOut(Exception? interrupted) =>
-        new($"The statement ran longer than the command timeout ({CommandTimeout.TotalSeconds:0.###} s) and was interrupted.", interrupted);
+    private TimeoutException TimedOut(Exception? interrupted) => StatementGuard.TimedOutError(CommandTimeout, interrupted);
 
     /// <summary>The Dapper call behind each helper, blocking or asynchronous as the caller's path asks.</summary>
     private static class Statements

@@ -30,6 +30,13 @@ internal sealed class StatementGuard : IDisposable
     /// <summary>Whether the statement ran past its command timeout (and was interrupted for it).</summary>
     public bool TimedOut => _deadline.IsCancellationRequested;
 
+    /// <summary>Stops the command timeout from interrupting the statement (a fan-out's shard has answered: from then on it waits for its reader).</summary>
+    public void StopDeadline() => _deadline.CancelAfter(Timeout.InfiniteTimeSpan);
+
+    /// <summary>What a statement interrupted at its command timeout reports: a timeout, with the driver's error inside.</summary>
+    public static TimeoutException TimedOutError(TimeSpan timeout, Exception? interrupted) =>
+        new($"The statement ran longer than the command timeout ({timeout.TotalSeconds:0.###} s) and was interrupted.", interrupted);
+
     public void Dispose()
     {
         // The registrations first, so that no interrupt can reach a later statement on this connection.

@@ -231,10 +231,8 @@ public sealed class ShardQuery<T> : IAsyncEnumerable<ShardRow<T>>
             var commandTimeout = options.CommandTimeout ?? engine.Definition.CommandTimeout;
             var seconds = Math.Max(1, (int)engine.Dialect.DriverCommandTimeout(commandTimeout).TotalSeconds);
             var command = new CommandDefinition(_sql, _parameters, transaction, seconds, cancellationToken: stop.Token);
-            using var statementDeadline = engine.Dialect.StopsRunningStatements ? null : new CancellationTokenSource(Internal.Timers.Clamp(commandTimeout));
             DbDataReader? reader = null;
-            var interrupt = engine.Dialect.StopsCancelledStatements ? null : engine.Dialect.InterruptOnCancel(connection, stop.Token);
-            var interruptAtDeadline = statementDeadline is null ? null : engine.Dialect.InterruptOnCancel(connection, statementDeadline.Token);
+            var guard = StatementGuard.Start(engine.Dialect, connection, commandTimeout, stop.Token);
             try
             {
                 reader = await connection.ExecuteReaderAsync(command).ConfigureAwait(false);
@@ -247,7 +245,7 @@ public sealed class ShardQuery<T> : IAsyncEnumerable<ShardRow<T>>
                     if (!answered)
                     {
                         deadline?.CancelAfter(Timeout.InfiniteTimeSpan); // the shard answered: ShardTimeout is met
-                        statementDeadline?.CancelAfter(Timeout.InfiniteTimeSpan);
+                        guard?.StopDeadline();
                         answered = true;
                     }
 
@@ -262,11 +260,10 @@ public sealed class ShardQuery<T> : IAsyncEnumerable<ShardRow<T>>
                     count++;
                 }
             }
-            catch (Exception e) when (statementDeadline?.IsCancellationRequested == true && !stop.IsCancellationRequested)
+            catch (Exception e) when (guard?.TimedOut == true && !stop.IsCancellationRequested)
             {
                 // Whatever the driver threw for the interrupted statement (MySql.Data 8.0 can throw a NullReferenceException).
-                throw new DatabaseCommandException(shard.DatabaseName, "Fan-out query", DatabaseErrorKind.Timeout,
-                    new TimeoutException($"The statement ran longer than the command timeout ({commandTimeout.TotalSeconds:0.###} s) and was interrupted.", e),
+                throw new DatabaseCommandException(shard.DatabaseName, "Fan-out query", DatabaseErrorKind.Timeout, StatementGuard.TimedOutError(commandTimeout, e),
                     engine.Definition.Secrets, engine.Definition.Target);
             }
             catch (Exception e) when (e is DbException or TimeoutException && !stop.IsCancellationRequested)
@@ -288,8 +285,7 @@ public sealed class ShardQuery<T> : IAsyncEnumerable<ShardRow<T>>
                 }
 
                 // Before the connection goes back to the pool, so that a late interrupt cannot hit the next user's statement.
-                interrupt?.Dispose();
-                interruptAtDeadline?.Dispose();
+                guard?.Dispose();
             }
         }
     }
